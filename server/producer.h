@@ -1,0 +1,59 @@
+/*
+ * producer — the pool of producer threads. Each thread owns a shard of the
+ * symbols (symbol i belongs to thread i % threads), advances their simulated
+ * prices (market.h), runs the strategies (strategy.h) and emits signals
+ * paced by a token bucket (pacer.h) on absolute ticks of `tick_ns`, handing
+ * each tick's signals to the publish callback in one call, so the sequencer
+ * takes its lock once per tick per thread and downstream writes coalesce.
+ *
+ * Every step emits one signal: the next symbol of the shard (round robin)
+ * moves one price step, and the strategies alternate, so the rate is exact
+ * and strength follows the indicator.
+ */
+#ifndef SIGSTREAM_PRODUCER_H
+#define SIGSTREAM_PRODUCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/strategy.h"
+
+/* The most signals one publish call carries. */
+#define PRODUCER_BATCH_MAX 1024
+
+struct producer_signal {
+	uint32_t symbol;         /* index into producer_config.symbols */
+	enum strategy_id strategy;
+	enum strategy_side side; /* BUY or SELL */
+	double strength;         /* [0, 1] */
+	double price;
+};
+
+/*
+ * Called from a producer thread with that thread's signals of one tick
+ * (1..PRODUCER_BATCH_MAX). Must not block for long: it is the sequencer.
+ */
+typedef void (*producer_publish_fn)(void *ctx, const struct producer_signal *sigs, size_t n);
+
+struct producer_config {
+	unsigned threads;            /* >= 1 */
+	uint64_t rate;               /* signals/s over the whole pool; 0 = as fast as possible */
+	uint64_t seed;
+	size_t n_symbols;            /* >= 1 */
+	int64_t tick_ns;             /* pacing tick, e.g. 1 ms */
+	producer_publish_fn publish;
+	void *ctx;
+};
+
+struct producer_pool;
+
+/* Returns NULL on bad config (errno EINVAL) or allocation failure. */
+struct producer_pool *producer_pool_create(const struct producer_config *cfg);
+/* Starts the threads. Returns 0 or a negative errno. */
+int producer_pool_start(struct producer_pool *pool);
+/* Asks the threads to stop and joins them; idempotent. */
+void producer_pool_stop(struct producer_pool *pool);
+/* Stops if needed, then frees. NULL is a no-op. */
+void producer_pool_destroy(struct producer_pool *pool);
+
+#endif
