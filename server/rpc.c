@@ -1,0 +1,1064 @@
+#include "server/rpc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "common/log.h"
+#include "common/request.h"
+#include "common/timeutil.h"
+#include "server/filter.h"
+#include "server/hub.h"
+#include "server/rpc_internal.h"
+
+#define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
+#define GENERIC_ACCEPTS 2
+#define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
+#define REQUEST_BYTES_MAX 65536
+#define HOUSEKEEPING_PERIOD_NS (20 * TIMEUTIL_NS_PER_MS)
+
+enum method {
+	METHOD_SIGNALS,
+	METHOD_BATCHES,
+	METHOD_COUNT,
+};
+
+static const char *const method_paths[METHOD_COUNT] = {
+	"/signals.v1.SignalService/StreamSignals",
+	"/signals.v1.SignalService/StreamSignalBatches",
+};
+
+#define OWNER RPC_OWNER
+
+struct accept_slot {
+	struct rpc_tag tag;
+	struct rpc_server *srv;
+	enum method method;
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_byte_buffer *payload;
+};
+
+struct generic_slot {
+	struct rpc_tag tag;
+	struct rpc_server *srv;
+	grpc_call *call;
+	grpc_call_details details;
+	grpc_metadata_array md;
+};
+
+/* A call answered with a status and nothing else. */
+struct oneshot {
+	struct rpc_tag tag;
+	grpc_call *call;
+	int cancelled;
+};
+
+struct stream {
+	struct parking_waiter waiter;
+	struct rpc_tag t_send, t_wake, t_close, t_status;
+	struct rpc_server *srv;
+	grpc_call *call;
+	pthread_mutex_t lock;   /* completions of one call arrive on any poller */
+	unsigned refs;          /* pending ops + parked; under lock */
+	bool batches;
+	bool send_in_flight;
+	bool finishing;         /* status sent */
+	bool closed;            /* RECV_CLOSE_ON_SERVER completed: the call is over */
+	int cancelled;
+	const char *end_reason;
+	uint64_t id;
+	uint64_t next_seq;      /* next ring sequence to examine */
+	uint64_t last_delivered;
+	uint64_t delivered;     /* signals, not messages */
+	uint32_t heartbeat_ms;
+	_Atomic int64_t last_send_ns; /* monotonic; read by housekeeping */
+	int64_t opened_ns;
+	grpc_byte_buffer *send_bb;
+	struct filter filter;
+	char peer[96];
+	struct stream *prev, *next;       /* srv->streams */
+	struct stream *hb_prev, *hb_next; /* srv->heartbeats */
+};
+
+struct rpc_server {
+	struct rpc_config cfg;
+	grpc_server *server;
+	grpc_completion_queue *cq;
+	void *methods[METHOD_COUNT];
+	struct accept_slot accepts[METHOD_COUNT][ACCEPTS_PER_METHOD];
+	struct generic_slot generics[GENERIC_ACCEPTS];
+	struct rpc_tag t_shutdown;
+	pthread_t *pollers;
+	unsigned n_pollers;
+	pthread_t housekeeper;
+	bool housekeeper_started;
+	atomic_bool shutting_down;
+
+	pthread_mutex_t streams_lock;
+	pthread_cond_t streams_cond; /* stream count changed; shutdown tag seen */
+	struct stream *streams;
+	struct stream *heartbeats;
+	uint64_t n_streams;
+	uint64_t next_id;
+	bool shutdown_done;
+	bool stop_housekeeping;
+	bool stopped;
+};
+
+static void stream_pump(struct stream *s);
+static void oneshot_done(struct rpc_tag *tag, bool ok);
+static void send_done(struct rpc_tag *tag, bool ok);
+static void wake_done(struct rpc_tag *tag, bool ok);
+static void close_done(struct rpc_tag *tag, bool ok);
+static void status_done(struct rpc_tag *tag, bool ok);
+
+#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
+/* absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore). */
+void SIGSTREAM_ABSL_DEADLOCK_SYMBOL(int mode);
+#endif
+
+void rpc_global_init(void)
+{
+#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
+	SIGSTREAM_ABSL_DEADLOCK_SYMBOL(0);
+#endif
+	grpc_init();
+}
+
+void rpc_global_shutdown(void)
+{
+	grpc_shutdown();
+}
+
+const char *rpc_version(void)
+{
+	return grpc_version_string();
+}
+
+/* ---- small helpers ---- */
+
+static const char *status_name(grpc_status_code code)
+{
+	switch (code) {
+	case GRPC_STATUS_OK:
+		return "OK";
+	case GRPC_STATUS_INVALID_ARGUMENT:
+		return "INVALID_ARGUMENT";
+	case GRPC_STATUS_OUT_OF_RANGE:
+		return "OUT_OF_RANGE";
+	case GRPC_STATUS_RESOURCE_EXHAUSTED:
+		return "RESOURCE_EXHAUSTED";
+	case GRPC_STATUS_UNAVAILABLE:
+		return "UNAVAILABLE";
+	case GRPC_STATUS_UNIMPLEMENTED:
+		return "UNIMPLEMENTED";
+	default:
+		return "OTHER";
+	}
+}
+
+static void copy_peer(grpc_call *call, char *buf, size_t cap)
+{
+	char *peer = grpc_call_get_peer(call);
+
+	snprintf(buf, cap, "%s", peer != NULL ? peer : "?");
+	gpr_free(peer);
+}
+
+/* Answers `call` with a status and no message, then releases it. */
+void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg)
+{
+	struct oneshot *o = calloc(1, sizeof(*o));
+	grpc_slice details = grpc_slice_from_copied_string(msg);
+	grpc_op ops[3];
+	grpc_call_error err;
+
+	if (o == NULL) {
+		grpc_call_cancel_with_status(call, code, msg, NULL);
+		grpc_call_unref(call);
+		grpc_slice_unref(details);
+		return;
+	}
+	o->tag.done = oneshot_done;
+	o->call = call;
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[1].data.send_status_from_server.status = code;
+	ops[1].data.send_status_from_server.status_details = &details;
+	ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[2].data.recv_close_on_server.cancelled = &o->cancelled;
+	err = grpc_call_start_batch(call, ops, 3, &o->tag, NULL);
+	grpc_slice_unref(details);
+	if (err != GRPC_CALL_OK) {
+		log_error("call_error", "op=finish code=%d", (int)err);
+		grpc_call_unref(call);
+		free(o);
+	}
+}
+
+/* ---- accepting ---- */
+
+static void arm_accept(struct accept_slot *a)
+{
+	struct rpc_server *srv = a->srv;
+	grpc_call_error err;
+
+	a->call = NULL;
+	a->payload = NULL;
+	grpc_metadata_array_init(&a->md);
+	err = grpc_server_request_registered_call(srv->server, srv->methods[a->method], &a->call,
+						  &a->deadline, &a->md, &a->payload, srv->cq,
+						  srv->cq, &a->tag);
+	if (err != GRPC_CALL_OK)
+		log_error("call_error", "op=request_registered_call code=%d", (int)err);
+}
+
+static void arm_generic(struct generic_slot *g)
+{
+	struct rpc_server *srv = g->srv;
+	grpc_call_error err;
+
+	g->call = NULL;
+	grpc_call_details_init(&g->details);
+	grpc_metadata_array_init(&g->md);
+	err = grpc_server_request_call(srv->server, &g->call, &g->details, &g->md, srv->cq,
+				       srv->cq, &g->tag);
+	if (err != GRPC_CALL_OK)
+		log_error("call_error", "op=request_call code=%d", (int)err);
+}
+
+static void on_generic(struct generic_slot *g, bool ok)
+{
+	char method[256], msg[320];
+	size_t len;
+
+	if (ok) {
+		len = GRPC_SLICE_LENGTH(g->details.method);
+		if (len >= sizeof(method))
+			len = sizeof(method) - 1;
+		memcpy(method, GRPC_SLICE_START_PTR(g->details.method), len);
+		method[len] = '\0';
+		snprintf(msg, sizeof(msg), "unknown method %s", method);
+		log_debug("unimplemented", "method=%s", log_quote(method, msg, sizeof(msg)));
+		snprintf(msg, sizeof(msg), "unknown method %s", method);
+		rpc_finish_call(g->call, GRPC_STATUS_UNIMPLEMENTED, msg);
+	}
+	grpc_call_details_destroy(&g->details);
+	grpc_metadata_array_destroy(&g->md);
+	/* A failed completion means the server is shutting down. */
+	if (ok && !atomic_load(&g->srv->shutting_down))
+		arm_generic(g);
+}
+
+/* Decodes and validates the request; on failure answers the call. */
+static Signals__V1__SignalRequest *read_request(grpc_call *call, grpc_byte_buffer *payload)
+{
+	Signals__V1__SignalRequest *req = NULL;
+	grpc_byte_buffer_reader reader;
+	grpc_slice all;
+	char err[192];
+
+	if (payload == NULL) {
+		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT,
+			    "request: no SignalRequest message was sent");
+		return NULL;
+	}
+	if (!grpc_byte_buffer_reader_init(&reader, payload)) {
+		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT,
+			    "request: cannot read the request message");
+		return NULL;
+	}
+	all = grpc_byte_buffer_reader_readall(&reader);
+	grpc_byte_buffer_reader_destroy(&reader);
+	if (GRPC_SLICE_LENGTH(all) <= REQUEST_BYTES_MAX)
+		req = signals__v1__signal_request__unpack(NULL, GRPC_SLICE_LENGTH(all),
+							  GRPC_SLICE_START_PTR(all));
+	grpc_slice_unref(all);
+	if (req == NULL) {
+		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT,
+			    "request: not a valid signals.v1.SignalRequest (protobuf decoding failed)");
+		return NULL;
+	}
+	if (request_validate(req, err, sizeof(err)) < 0) {
+		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT, err);
+		signals__v1__signal_request__free_unpacked(req, NULL);
+		return NULL;
+	}
+	return req;
+}
+
+static void stream_destroy(struct stream *s)
+{
+	struct rpc_server *srv = s->srv;
+	char peer[128];
+	double secs = (double)(timeutil_monotonic_ns() - s->opened_ns) / 1e9;
+
+	log_info("stream_close",
+		 "id=%" PRIu64 " peer=%s delivered=%" PRIu64 " last_sequence=%" PRIu64
+		 " reason=%s seconds=%.3f",
+		 s->id, log_quote(s->peer, peer, sizeof(peer)), s->delivered, s->last_delivered,
+		 s->end_reason != NULL ? s->end_reason : (s->cancelled ? "cancelled" : "ended"),
+		 secs);
+	pthread_mutex_lock(&srv->streams_lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->streams = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->heartbeat_ms > 0) {
+		if (s->hb_prev != NULL)
+			s->hb_prev->hb_next = s->hb_next;
+		else
+			srv->heartbeats = s->hb_next;
+		if (s->hb_next != NULL)
+			s->hb_next->hb_prev = s->hb_prev;
+	}
+	srv->n_streams--;
+	pthread_cond_broadcast(&srv->streams_cond);
+	pthread_mutex_unlock(&srv->streams_lock);
+
+	if (s->send_bb != NULL)
+		grpc_byte_buffer_destroy(s->send_bb);
+	grpc_call_unref(s->call);
+	parking_waiter_finish(&s->waiter);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Drops one reference; the caller holds s->lock, which this releases. */
+static void stream_unref_unlock(struct stream *s)
+{
+	bool last = --s->refs == 0;
+
+	pthread_mutex_unlock(&s->lock);
+	if (last)
+		stream_destroy(s);
+}
+
+static void start_stream(struct rpc_server *srv, enum method method, grpc_call *call,
+			 Signals__V1__SignalRequest *req)
+{
+	struct stream *s = NULL;
+	uint64_t oldest = ring_oldest(srv->cfg.ring);
+	grpc_metadata epoch_md;
+	grpc_op ops[2];
+	char msg[192], peer[128];
+	grpc_call_error err;
+
+	if (req->from_sequence != 0 && req->from_sequence < oldest) {
+		snprintf(msg, sizeof(msg),
+			 "from_sequence %" PRIu64 " is older than the oldest retained sequence %" PRIu64,
+			 req->from_sequence, oldest);
+		rpc_finish_call(call, GRPC_STATUS_OUT_OF_RANGE, msg);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
+		return;
+	}
+	s->srv = srv;
+	s->call = call;
+	s->batches = method == METHOD_BATCHES;
+	s->t_send.done = send_done;
+	s->t_wake.done = wake_done;
+	s->t_close.done = close_done;
+	s->t_status.done = status_done;
+	s->heartbeat_ms = req->heartbeat_ms;
+	s->opened_ns = timeutil_monotonic_ns();
+	atomic_init(&s->last_send_ns, s->opened_ns);
+	s->next_seq = req->from_sequence != 0 ? req->from_sequence : ring_head(srv->cfg.ring) + 1;
+	filter_init(&s->filter, srv->cfg.symtab, req->symbols, req->n_symbols, req->strategies,
+		    req->n_strategies, req->min_strength);
+	if (parking_waiter_init(&s->waiter, s->filter.all_symbols && !filter_matches_nothing(&s->filter),
+				s->filter.symbols,
+				filter_matches_nothing(&s->filter) ? 0 : s->filter.n_symbols) < 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
+		return;
+	}
+	copy_peer(call, s->peer, sizeof(s->peer));
+
+	pthread_mutex_lock(&srv->streams_lock);
+	if (srv->n_streams >= srv->cfg.max_streams) {
+		pthread_mutex_unlock(&srv->streams_lock);
+		snprintf(msg, sizeof(msg), "too many streams: the server's limit is %" PRIu64
+			 " (--max-streams)", srv->cfg.max_streams);
+		log_warn("stream_refused", "peer=%s reason=max_streams limit=%" PRIu64,
+			 log_quote(s->peer, peer, sizeof(peer)), srv->cfg.max_streams);
+		parking_waiter_finish(&s->waiter);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+		return;
+	}
+	s->id = ++srv->next_id;
+	s->next = srv->streams;
+	if (s->next != NULL)
+		s->next->prev = s;
+	srv->streams = s;
+	if (s->heartbeat_ms > 0) {
+		s->hb_next = srv->heartbeats;
+		if (s->hb_next != NULL)
+			s->hb_next->hb_prev = s;
+		srv->heartbeats = s;
+		pthread_cond_broadcast(&srv->streams_cond); /* the housekeeper may sleep */
+	}
+	srv->n_streams++;
+	pthread_mutex_unlock(&srv->streams_lock);
+
+	log_info("stream_open",
+		 "id=%" PRIu64 " peer=%s method=%s symbols=%zu strategies=%zu min_strength=%g"
+		 " from_sequence=%" PRIu64 " heartbeat_ms=%" PRIu32,
+		 s->id, log_quote(s->peer, peer, sizeof(peer)),
+		 s->batches ? "StreamSignalBatches" : "StreamSignals", req->n_symbols,
+		 req->n_strategies, req->min_strength, req->from_sequence, s->heartbeat_ms);
+
+	/* Initial metadata and the close watch in one batch: it completes when
+	 * the call is over, whoever ends it. */
+	epoch_md.key = grpc_slice_from_static_string("sigstream-epoch");
+	epoch_md.value = grpc_slice_from_static_string(srv->cfg.epoch);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.count = 1;
+	ops[0].data.send_initial_metadata.metadata = &epoch_md;
+	ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[1].data.recv_close_on_server.cancelled = &s->cancelled;
+	pthread_mutex_lock(&s->lock);
+	s->refs = 2; /* the close batch, and this function until it unlocks */
+	err = grpc_call_start_batch(call, ops, 2, &s->t_close, NULL);
+	if (err != GRPC_CALL_OK) {
+		log_error("call_error", "op=start_stream code=%d", (int)err);
+		s->refs--;
+		s->closed = true;
+		s->end_reason = "internal_error";
+	}
+	stream_pump(s);
+	stream_unref_unlock(s);
+}
+
+static void on_accept(struct accept_slot *a, bool ok)
+{
+	struct rpc_server *srv = a->srv;
+	grpc_call *call = a->call;
+	grpc_byte_buffer *payload = a->payload;
+	enum method method = a->method;
+	Signals__V1__SignalRequest *req;
+
+	grpc_metadata_array_destroy(&a->md);
+	if (!ok)
+		return; /* shutting down: the slot is not re-armed */
+	if (!atomic_load(&srv->shutting_down))
+		arm_accept(a);
+	req = read_request(call, payload);
+	if (payload != NULL)
+		grpc_byte_buffer_destroy(payload);
+	if (req == NULL)
+		return;
+	if (atomic_load(&srv->shutting_down))
+		rpc_finish_call(call, GRPC_STATUS_UNAVAILABLE, "shutting down");
+	else
+		start_stream(srv, method, call, req);
+	signals__v1__signal_request__free_unpacked(req, NULL);
+}
+
+/* ---- a stream's send loop ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/*
+ * The next matching sequence from `*seq` on, without copying it: 1 found
+ * (left in *seq), 0 caught up (*seq = first unpublished), -ESTALE overtaken.
+ */
+static int find_match(struct stream *s, uint64_t *seq)
+{
+	struct ring_meta meta;
+
+	for (;; (*seq)++) {
+		int rc = ring_read(s->srv->cfg.ring, *seq, &meta, NULL);
+
+		if (rc == -EAGAIN)
+			return 0;
+		if (rc < 0)
+			return rc;
+		if (filter_match(&s->filter, &meta))
+			return 1;
+	}
+}
+
+/*
+ * Builds the next message into `buf`: one Signal, or for batches the
+ * already-serialised signals each behind SignalBatch's field-1 tag and
+ * length. Returns its length (0: nothing to send, -ESTALE: overtaken) and
+ * sets *more when another matching signal is already waiting.
+ */
+static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *count)
+{
+	struct ring *ring = s->srv->cfg.ring;
+	uint8_t one[RING_PAYLOAD_MAX];
+	struct ring_meta meta;
+	uint64_t seq = s->next_seq;
+	size_t len = 0;
+	int rc;
+
+	*more = false;
+	*count = 0;
+	for (;;) {
+		rc = find_match(s, &seq);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		if (*count > 0 && (!s->batches || *count == LIMITS_BATCH_SIGNALS_MAX ||
+				   len + 2 + RING_PAYLOAD_MAX > BATCH_BYTES_MAX)) {
+			*more = true; /* left for the next message */
+			break;
+		}
+		rc = ring_read(ring, seq, &meta, one);
+		if (rc < 0)
+			return rc;
+		if (s->batches) {
+			buf[len++] = 0x0a; /* SignalBatch.signals: field 1, length-delimited */
+			len += put_varint(buf + len, (uint64_t)rc);
+		}
+		memcpy(buf + len, one, (size_t)rc);
+		len += (size_t)rc;
+		s->last_delivered = seq;
+		(*count)++;
+		seq++;
+	}
+	s->next_seq = seq;
+	return (int)len;
+}
+
+static void start_send(struct stream *s, const uint8_t *buf, size_t len, uint32_t flags)
+{
+	grpc_slice slice = grpc_slice_from_copied_buffer((const char *)buf, len);
+	grpc_op op;
+	grpc_call_error err;
+
+	s->send_bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_SEND_MESSAGE;
+	op.flags = flags;
+	op.data.send_message.send_message = s->send_bb;
+	s->refs++;
+	s->send_in_flight = true;
+	atomic_store_explicit(&s->last_send_ns, timeutil_monotonic_ns(), memory_order_relaxed);
+	err = grpc_call_start_batch(s->call, &op, 1, &s->t_send, NULL);
+	if (err != GRPC_CALL_OK) {
+		log_error("call_error", "op=send id=%" PRIu64 " code=%d", s->id, (int)err);
+		grpc_byte_buffer_destroy(s->send_bb);
+		s->send_bb = NULL;
+		s->send_in_flight = false;
+		s->refs--;
+		s->closed = true;
+		s->end_reason = "internal_error";
+	}
+}
+
+/* Ends the stream with a status. Caller holds s->lock; no send in flight. */
+static void stream_finish(struct stream *s, grpc_status_code code, const char *reason,
+			  const char *msg)
+{
+	grpc_slice details = grpc_slice_from_copied_string(msg);
+	grpc_op op;
+	grpc_call_error err;
+
+	s->finishing = true;
+	s->end_reason = reason;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	op.data.send_status_from_server.status = code;
+	op.data.send_status_from_server.status_details = &details;
+	s->refs++;
+	err = grpc_call_start_batch(s->call, &op, 1, &s->t_status, NULL);
+	grpc_slice_unref(details);
+	if (err != GRPC_CALL_OK) {
+		log_error("call_error", "op=status id=%" PRIu64 " code=%d", s->id, (int)err);
+		s->refs--;
+	}
+	log_debug("stream_status", "id=%" PRIu64 " code=%s", s->id, status_name(code));
+}
+
+/*
+ * The send loop. Runs under s->lock on whichever thread saw the stream's
+ * last completion (or accepted it): sends the next message if none is in
+ * flight, else a due heartbeat, else parks.
+ */
+static void stream_pump(struct stream *s)
+{
+	static _Thread_local uint8_t buf[BATCH_BYTES_MAX + RING_PAYLOAD_MAX];
+	struct rpc_server *srv = s->srv;
+	char msg[256];
+	bool more;
+	uint32_t count;
+	int len;
+
+	for (;;) {
+		if (s->finishing || s->closed || s->send_in_flight)
+			return;
+		if (atomic_load(&srv->shutting_down)) {
+			snprintf(msg, sizeof(msg), "shutting down; resume from sequence %" PRIu64,
+				 s->next_seq);
+			stream_finish(s, GRPC_STATUS_UNAVAILABLE, "shutdown", msg);
+			return;
+		}
+		len = build_message(s, buf, &more, &count);
+		if (len == -ESTALE) {
+			char last[32] = "none";
+
+			if (s->delivered > 0)
+				snprintf(last, sizeof(last), "%" PRIu64, s->last_delivered);
+			snprintf(msg, sizeof(msg),
+				 "slow consumer: the server's ring (%zu signals) overtook this stream; "
+				 "last delivered sequence %s; resume from sequence %" PRIu64
+				 " (oldest retained now %" PRIu64 ")",
+				 ring_capacity(srv->cfg.ring), last, s->next_seq,
+				 ring_oldest(srv->cfg.ring));
+			stream_finish(s, GRPC_STATUS_RESOURCE_EXHAUSTED, "slow_consumer", msg);
+			return;
+		}
+		if (len > 0) {
+			s->delivered += count;
+			/* Hold back the flush only while more is known to follow:
+			 * never on the last message of a backlog. */
+			start_send(s, buf, (size_t)len, more ? GRPC_WRITE_BUFFER_HINT : 0);
+			return;
+		}
+		if (s->heartbeat_ms > 0 &&
+		    timeutil_monotonic_ns() -
+				    atomic_load_explicit(&s->last_send_ns, memory_order_relaxed) >=
+			    (int64_t)s->heartbeat_ms * TIMEUTIL_NS_PER_MS) {
+			size_t n = hub_encode_heartbeat(ring_head(srv->cfg.ring), buf);
+
+			if (s->batches) {
+				/* A batch holding the one heartbeat Signal. */
+				memmove(buf + 2, buf, n);
+				buf[0] = 0x0a;
+				buf[1] = (uint8_t)n;
+				n += 2;
+			}
+			start_send(s, buf, n, 0);
+			return;
+		}
+		s->refs++; /* parked: the stream stays alive until woken */
+		if (parking_park(srv->cfg.parking, &s->waiter, srv->cfg.ring, s->next_seq))
+			return;
+		s->refs--; /* something arrived meanwhile: go round again */
+	}
+}
+
+static void on_send(struct stream *s, bool ok)
+{
+	pthread_mutex_lock(&s->lock);
+	s->send_in_flight = false;
+	grpc_byte_buffer_destroy(s->send_bb);
+	s->send_bb = NULL;
+	if (!ok) {
+		/* The call is gone; the close completion says why. */
+		s->closed = true;
+	}
+	stream_pump(s);
+	stream_unref_unlock(s);
+}
+
+static void on_wake(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	stream_pump(s);
+	stream_unref_unlock(s); /* the park reference the waker inherited */
+}
+
+static void on_close(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->closed = true;
+	if (s->end_reason == NULL)
+		s->end_reason = s->cancelled ? "cancelled" : "ended";
+	if (parking_unpark(s->srv->cfg.parking, &s->waiter))
+		s->refs--; /* we took the park reference back: nobody will wake it */
+	stream_unref_unlock(s);
+}
+
+static void on_status(struct stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	stream_unref_unlock(s);
+}
+
+/* Hands a wake (and the park reference that comes with it) to the stream's
+ * poller side: the empty batch completes at once on the completion queue. */
+static void wake_stream(struct stream *s)
+{
+	grpc_call_error err = grpc_call_start_batch(s->call, NULL, 0, &s->t_wake, NULL);
+
+	if (err != GRPC_CALL_OK) {
+		log_error("call_error", "op=wake id=%" PRIu64 " code=%d", s->id, (int)err);
+		pthread_mutex_lock(&s->lock);
+		stream_unref_unlock(s);
+	}
+}
+
+void rpc_wake(void *ctx, struct parking_waiter *w)
+{
+	(void)ctx;
+	wake_stream(OWNER(w, struct stream, waiter));
+}
+
+/* ---- threads ---- */
+
+static void accept_done(struct rpc_tag *tag, bool ok)
+{
+	on_accept(OWNER(tag, struct accept_slot, tag), ok);
+}
+
+static void generic_done(struct rpc_tag *tag, bool ok)
+{
+	on_generic(OWNER(tag, struct generic_slot, tag), ok);
+}
+
+static void oneshot_done(struct rpc_tag *tag, bool ok)
+{
+	struct oneshot *o = OWNER(tag, struct oneshot, tag);
+
+	(void)ok;
+	grpc_call_unref(o->call);
+	free(o);
+}
+
+static void send_done(struct rpc_tag *tag, bool ok)
+{
+	on_send(OWNER(tag, struct stream, t_send), ok);
+}
+
+static void wake_done(struct rpc_tag *tag, bool ok)
+{
+	(void)ok;
+	on_wake(OWNER(tag, struct stream, t_wake));
+}
+
+static void close_done(struct rpc_tag *tag, bool ok)
+{
+	(void)ok;
+	on_close(OWNER(tag, struct stream, t_close));
+}
+
+static void status_done(struct rpc_tag *tag, bool ok)
+{
+	(void)ok;
+	on_status(OWNER(tag, struct stream, t_status));
+}
+
+static void shutdown_done(struct rpc_tag *tag, bool ok)
+{
+	struct rpc_server *srv = OWNER(tag, struct rpc_server, t_shutdown);
+
+	(void)ok;
+	pthread_mutex_lock(&srv->streams_lock);
+	srv->shutdown_done = true;
+	pthread_cond_broadcast(&srv->streams_cond);
+	pthread_mutex_unlock(&srv->streams_lock);
+}
+
+static void *poller_main(void *arg)
+{
+	struct rpc_server *srv = arg;
+
+	for (;;) {
+		/* No timeout: an idle server sleeps in the kernel. */
+		grpc_event ev = grpc_completion_queue_next(
+			srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_OP_COMPLETE)
+			((struct rpc_tag *)ev.tag)->done(ev.tag, ev.success != 0);
+	}
+	return NULL;
+}
+
+/* Wakes parked streams whose heartbeat is due. Sleeps on a condition
+ * variable while no stream asked for heartbeats. */
+static void *housekeeper_main(void *arg)
+{
+	struct rpc_server *srv = arg;
+	int64_t deadline = timeutil_monotonic_ns();
+
+	pthread_mutex_lock(&srv->streams_lock);
+	while (!srv->stop_housekeeping) {
+		if (srv->heartbeats == NULL) {
+			pthread_cond_wait(&srv->streams_cond, &srv->streams_lock);
+			deadline = timeutil_monotonic_ns();
+			continue;
+		}
+		int64_t now = timeutil_monotonic_ns();
+		struct parking_waiter *due = NULL;
+
+		for (struct stream *s = srv->heartbeats; s != NULL; s = s->hb_next) {
+			int64_t last = atomic_load_explicit(&s->last_send_ns, memory_order_relaxed);
+
+			/* Unparking hands us the park reference: the stream stays
+			 * alive until its wake completes, even after we unlock. */
+			if (now - last >= (int64_t)s->heartbeat_ms * TIMEUTIL_NS_PER_MS &&
+			    parking_unpark(srv->cfg.parking, &s->waiter)) {
+				s->waiter.wake_next = due;
+				due = &s->waiter;
+			}
+		}
+		pthread_mutex_unlock(&srv->streams_lock);
+		while (due != NULL) {
+			struct parking_waiter *next = due->wake_next;
+
+			rpc_wake(srv, due);
+			due = next;
+		}
+		deadline += HOUSEKEEPING_PERIOD_NS;
+		if (deadline < now)
+			deadline = now + HOUSEKEEPING_PERIOD_NS;
+		timeutil_sleep_until(deadline);
+		pthread_mutex_lock(&srv->streams_lock);
+	}
+	pthread_mutex_unlock(&srv->streams_lock);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, char *err,
+				     size_t err_cap)
+{
+	struct rpc_server *srv = calloc(1, sizeof(*srv));
+	grpc_server_credentials *creds;
+	int64_t age_ms = (int64_t)cfg->max_connection_age_s * 1000;
+	grpc_arg args[] = {
+		/* A second server on a busy port must fail, not share it. */
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
+		/* Streams are endless: find dead peers (and keep NAT and load
+		 * balancer idle timers from cutting healthy ones). */
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIME_MS,
+		 .value.integer = (int)(cfg->keepalive_s * 1000)},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS, .value.integer = 20000},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+		 .value.integer = 1},
+		/* Let clients ping every 10 s while streaming (gRFC A8). */
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+		 .value.integer = 10000},
+		/* gRFC A9: behind a Kubernetes Service, connections (and so the
+		 * streams on them) must end now and then, or new replicas never
+		 * get traffic. Clients resume from their last sequence. */
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONNECTION_AGE_MS,
+		 .value.integer = age_ms > 0 && age_ms < INT32_MAX ? (int)age_ms : INT32_MAX},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+		 .value.integer = 30000},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		 .value.integer = REQUEST_BYTES_MAX},
+	};
+	grpc_channel_args chargs = {.num_args = sizeof(args) / sizeof(args[0]), .args = args};
+
+	if (srv == NULL) {
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	atomic_init(&srv->shutting_down, false);
+	pthread_mutex_init(&srv->streams_lock, NULL);
+	pthread_cond_init(&srv->streams_cond, NULL);
+	srv->cq = grpc_completion_queue_create_for_next(NULL);
+	srv->server = grpc_server_create(&chargs, NULL);
+	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+	for (int m = 0; m < METHOD_COUNT; m++) {
+		srv->methods[m] = grpc_server_register_method(
+			srv->server, method_paths[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+	}
+	creds = grpc_insecure_server_credentials_create();
+	*port = grpc_server_add_http2_port(srv->server, cfg->listen, creds);
+	grpc_server_credentials_release(creds);
+	if (*port == 0) {
+		snprintf(err, err_cap,
+			 "cannot listen on %s: address in use, not local, or not HOST:PORT",
+			 cfg->listen);
+		/* Never started: destroy directly. */
+		grpc_server_destroy(srv->server);
+		grpc_completion_queue_shutdown(srv->cq);
+		while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
+			       .type != GRPC_QUEUE_SHUTDOWN)
+			;
+		grpc_completion_queue_destroy(srv->cq);
+		pthread_cond_destroy(&srv->streams_cond);
+		pthread_mutex_destroy(&srv->streams_lock);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+int rpc_server_start(struct rpc_server *srv)
+{
+	int rc;
+
+	grpc_server_start(srv->server);
+	for (int m = 0; m < METHOD_COUNT; m++) {
+		for (int i = 0; i < ACCEPTS_PER_METHOD; i++) {
+			struct accept_slot *a = &srv->accepts[m][i];
+
+			a->tag.done = accept_done;
+			a->srv = srv;
+			a->method = (enum method)m;
+			arm_accept(a);
+		}
+	}
+	for (int i = 0; i < GENERIC_ACCEPTS; i++) {
+		srv->generics[i].tag.done = generic_done;
+		srv->generics[i].srv = srv;
+		arm_generic(&srv->generics[i]);
+	}
+	srv->pollers = calloc(srv->cfg.threads, sizeof(*srv->pollers));
+	if (srv->pollers == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < srv->cfg.threads; i++) {
+		rc = pthread_create(&srv->pollers[i], NULL, poller_main, srv);
+		if (rc != 0)
+			return -rc;
+		srv->n_pollers++;
+	}
+	rc = pthread_create(&srv->housekeeper, NULL, housekeeper_main, srv);
+	if (rc != 0)
+		return -rc;
+	srv->housekeeper_started = true;
+	return 0;
+}
+
+/* Waits on streams_cond until `done` or the monotonic deadline. */
+static bool wait_until(struct rpc_server *srv, bool (*done)(struct rpc_server *), int64_t deadline)
+{
+	bool ok;
+
+	pthread_mutex_lock(&srv->streams_lock);
+	while (!(ok = done(srv))) {
+		int64_t left = deadline - timeutil_monotonic_ns();
+		struct timespec ts;
+		int64_t abs;
+
+		if (left <= 0)
+			break;
+		/* Condition variables wait on CLOCK_REALTIME by default. */
+		abs = timeutil_realtime_ns() + (left < 100 * TIMEUTIL_NS_PER_MS ? left
+									   : 100 * TIMEUTIL_NS_PER_MS);
+		ts.tv_sec = (time_t)(abs / TIMEUTIL_NS_PER_SEC);
+		ts.tv_nsec = (long)(abs % TIMEUTIL_NS_PER_SEC);
+		pthread_cond_timedwait(&srv->streams_cond, &srv->streams_lock, &ts);
+	}
+	pthread_mutex_unlock(&srv->streams_lock);
+	return ok;
+}
+
+static bool no_streams(struct rpc_server *srv)
+{
+	return srv->n_streams == 0;
+}
+
+static bool server_shut(struct rpc_server *srv)
+{
+	return srv->shutdown_done;
+}
+
+void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
+{
+	int64_t deadline = timeutil_monotonic_ns() + grace_ns;
+	struct parking_waiter *w;
+
+	if (srv->stopped)
+		return;
+	srv->stopped = true;
+	atomic_store(&srv->shutting_down, true);
+	srv->t_shutdown.done = shutdown_done;
+	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
+	if (srv->n_pollers == 0) {
+		/* Startup failed before the pollers ran: drain here. */
+		grpc_server_cancel_all_calls(srv->server);
+		grpc_completion_queue_shutdown(srv->cq);
+		for (;;) {
+			grpc_event ev = grpc_completion_queue_next(
+				srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+
+			if (ev.type == GRPC_QUEUE_SHUTDOWN)
+				break;
+			if (ev.type == GRPC_OP_COMPLETE)
+				((struct rpc_tag *)ev.tag)->done(ev.tag, false);
+		}
+		return;
+	}
+	/* Parked streams learn of the shutdown when woken; the others at their
+	 * send's completion. */
+	for (w = parking_collect_all(srv->cfg.parking); w != NULL;) {
+		struct parking_waiter *next = w->wake_next;
+
+		rpc_wake(srv, w);
+		w = next;
+	}
+	if (!wait_until(srv, no_streams, deadline)) {
+		log_warn("shutdown_cancel", "streams=%" PRIu64 " reason=grace_expired",
+			 srv->n_streams);
+		grpc_server_cancel_all_calls(srv->server);
+	}
+	if (!wait_until(srv, server_shut, timeutil_monotonic_ns() + 5 * TIMEUTIL_NS_PER_SEC)) {
+		grpc_server_cancel_all_calls(srv->server);
+		wait_until(srv, server_shut, timeutil_monotonic_ns() + 5 * TIMEUTIL_NS_PER_SEC);
+	}
+	pthread_mutex_lock(&srv->streams_lock);
+	srv->stop_housekeeping = true;
+	pthread_cond_broadcast(&srv->streams_cond);
+	pthread_mutex_unlock(&srv->streams_lock);
+	if (srv->housekeeper_started)
+		pthread_join(srv->housekeeper, NULL);
+	srv->housekeeper_started = false;
+	grpc_completion_queue_shutdown(srv->cq);
+	for (unsigned i = 0; i < srv->n_pollers; i++)
+		pthread_join(srv->pollers[i], NULL);
+	srv->n_pollers = 0;
+}
+
+void rpc_server_destroy(struct rpc_server *srv)
+{
+	if (srv == NULL)
+		return;
+	rpc_server_shutdown(srv, 0);
+	grpc_server_destroy(srv->server);
+	grpc_completion_queue_destroy(srv->cq);
+	free(srv->pollers);
+	pthread_cond_destroy(&srv->streams_cond);
+	pthread_mutex_destroy(&srv->streams_lock);
+	free(srv);
+}

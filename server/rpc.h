@@ -1,0 +1,65 @@
+/*
+ * rpc — everything sigstreamd does with the gRPC C core (the only server
+ * file besides its siblings named rpc_* that may call grpc_*): the listening
+ * server and its channel arguments, the completion-queue poller threads,
+ * accepting StreamSignals / StreamSignalBatches calls, answering unknown
+ * methods, and each stream's send loop over the shared ring.
+ *
+ * A stream's life: accepted with its request -> validated -> initial
+ * metadata (sigstream-epoch) -> a loop on poller threads: read matching
+ * signals from the ring, one SEND_MESSAGE in flight, the next started from
+ * that send's completion, GRPC_WRITE_BUFFER_HINT on every message of a
+ * backlog except the last; when caught up it parks in the parking index and
+ * is woken by an empty batch (so the send runs on a poller thread, never on
+ * a producer). It ends with a status: RESOURCE_EXHAUSTED when the ring
+ * overtakes it, UNAVAILABLE on shutdown, or the client's cancel.
+ */
+#ifndef SIGSTREAM_RPC_H
+#define SIGSTREAM_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/parking.h"
+#include "server/ring.h"
+#include "server/symtab.h"
+
+struct rpc_config {
+	const char *listen;
+	unsigned threads;
+	uint64_t max_streams;
+	uint64_t max_connection_age_s; /* 0 = unlimited */
+	uint64_t keepalive_s;
+	struct ring *ring;
+	const struct symtab *symtab;
+	struct parking *parking;
+	const char *epoch;             /* sigstream-epoch value; must outlive the server */
+};
+
+struct rpc_server;
+
+/* grpc_init()/grpc_shutdown(): call once, with SIGINT/SIGTERM already blocked. */
+void rpc_global_init(void);
+void rpc_global_shutdown(void);
+/* The gRPC core version, for the startup log. */
+const char *rpc_version(void);
+
+/*
+ * Creates the server and binds cfg->listen. On failure returns NULL with a
+ * message in `err` (e.g. the address is in use). *port gets the bound port.
+ */
+struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, char *err,
+				     size_t err_cap);
+/* Starts accepting and the poller threads. Returns 0 or a negative errno. */
+int rpc_server_start(struct rpc_server *srv);
+/* A hub_wake_fn: wakes a parked stream; `ctx` is the rpc_server. */
+void rpc_wake(void *ctx, struct parking_waiter *w);
+/*
+ * Stops accepting, ends every stream with UNAVAILABLE and its resume point,
+ * waits up to `grace_ns` for them to finish, cancels the rest, and stops the
+ * pollers. Idempotent.
+ */
+void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns);
+void rpc_server_destroy(struct rpc_server *srv);
+
+#endif

@@ -1,0 +1,493 @@
+/* producer: the thread pool's rate, batches, reproducibility and lifecycle. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/timeutil.h"
+#include "server/producer.h"
+
+#define MS TIMEUTIL_NS_PER_MS
+#define MAX_SYMBOLS 64
+
+/* What the publish callback saw, updated from every producer thread. */
+struct sink {
+	size_t n_symbols;
+	atomic_uint_fast64_t signals;
+	atomic_uint_fast64_t calls;
+	atomic_uint_fast64_t bad_batch;   /* n == 0 or n > PRODUCER_BATCH_MAX */
+	atomic_uint_fast64_t bad_signal;  /* a field out of its range */
+	atomic_uint_fast64_t per_symbol[MAX_SYMBOLS];
+	/* Optional record of the signals, in per-thread emission order. */
+	struct producer_signal *rec;
+	size_t rec_cap;
+	atomic_size_t rec_n;
+};
+
+static bool signal_ok(const struct sink *k, const struct producer_signal *s)
+{
+	return s->symbol < k->n_symbols && (unsigned)s->strategy < STRATEGY_COUNT &&
+	       (s->side == STRATEGY_SIDE_BUY || s->side == STRATEGY_SIDE_SELL) &&
+	       isfinite(s->strength) && s->strength >= 0.0 && s->strength <= 1.0 &&
+	       isfinite(s->price) && s->price > 0.0;
+}
+
+static void sink_publish(void *ctx, const struct producer_signal *sigs, size_t n)
+{
+	struct sink *k = ctx;
+
+	atomic_fetch_add(&k->calls, 1);
+	atomic_fetch_add(&k->signals, n);
+	if (n == 0 || n > PRODUCER_BATCH_MAX) {
+		atomic_fetch_add(&k->bad_batch, 1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!signal_ok(k, &sigs[i])) {
+			atomic_fetch_add(&k->bad_signal, 1);
+			continue;
+		}
+		atomic_fetch_add_explicit(&k->per_symbol[sigs[i].symbol], 1,
+					  memory_order_relaxed);
+	}
+	if (k->rec != NULL) {
+		/* Reserving the range first keeps each thread's signals in order. */
+		size_t at = atomic_fetch_add(&k->rec_n, n);
+
+		for (size_t i = 0; i < n && at + i < k->rec_cap; i++)
+			k->rec[at + i] = sigs[i];
+	}
+}
+
+static void sink_init(struct sink *k, size_t n_symbols, size_t rec_cap)
+{
+	ck_assert_uint_le(n_symbols, MAX_SYMBOLS);
+	k->n_symbols = n_symbols;
+	atomic_init(&k->signals, 0);
+	atomic_init(&k->calls, 0);
+	atomic_init(&k->bad_batch, 0);
+	atomic_init(&k->bad_signal, 0);
+	for (size_t i = 0; i < MAX_SYMBOLS; i++)
+		atomic_init(&k->per_symbol[i], 0);
+	k->rec = NULL;
+	k->rec_cap = rec_cap;
+	atomic_init(&k->rec_n, 0);
+	if (rec_cap > 0) {
+		k->rec = calloc(rec_cap, sizeof(*k->rec));
+		ck_assert_ptr_nonnull(k->rec);
+	}
+}
+
+static void sink_check(struct sink *k)
+{
+	ck_assert_uint_eq(atomic_load(&k->bad_batch), 0);
+	ck_assert_uint_eq(atomic_load(&k->bad_signal), 0);
+}
+
+static void sink_free(struct sink *k)
+{
+	free(k->rec);
+	k->rec = NULL;
+}
+
+static struct producer_config config(unsigned threads, uint64_t rate, size_t n_symbols,
+				     struct sink *k)
+{
+	return (struct producer_config){
+		.threads = threads,
+		.rate = rate,
+		.seed = 12345,
+		.n_symbols = n_symbols,
+		.tick_ns = MS,
+		.publish = sink_publish,
+		.ctx = k,
+	};
+}
+
+static void sleep_ms(int64_t ms)
+{
+	timeutil_sleep_until(timeutil_monotonic_ns() + ms * MS);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Runs a pool for ~1 s and checks the count against rate * elapsed. The
+ * tolerance is generous: CI has two noisy cores.
+ */
+static void check_rate(unsigned threads, uint64_t rate, size_t n_symbols)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	int64_t t0, t1;
+	double expect, got, slack;
+
+	sink_init(&k, n_symbols, 0);
+	cfg = config(threads, rate, n_symbols, &k);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	t0 = timeutil_monotonic_ns();
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(1000);
+	producer_pool_stop(pool);
+	t1 = timeutil_monotonic_ns();
+	producer_pool_destroy(pool);
+
+	expect = (double)rate * (double)(t1 - t0) / 1e9;
+	got = (double)atomic_load(&k.signals);
+	/* Each thread may be short of one token at the end. */
+	slack = expect * 0.10 + threads;
+	ck_assert_msg(fabs(got - expect) <= slack,
+		      "rate %llu x %u threads: %.0f signals, expected %.0f",
+		      (unsigned long long)rate, threads, got, expect);
+	sink_check(&k);
+	for (size_t i = 0; i < n_symbols; i++)
+		ck_assert_msg(atomic_load(&k.per_symbol[i]) > 0, "symbol %zu got nothing", i);
+	sink_free(&k);
+}
+
+START_TEST(test_rate_10000)
+{
+	check_rate(2, 10000, 8);
+}
+END_TEST
+
+START_TEST(test_rate_uneven_split)
+{
+	/* 1000 / 3 leaves a remainder; 7 symbols do not divide among 3. */
+	check_rate(3, 1000, 7);
+}
+END_TEST
+
+START_TEST(test_rate_high)
+{
+	check_rate(2, 200000, 16);
+}
+END_TEST
+
+START_TEST(test_rate_low)
+{
+	/* Fewer tokens than threads per tick, and a rate below the tick rate. */
+	check_rate(4, 50, 4);
+}
+END_TEST
+
+START_TEST(test_unlimited)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+
+	sink_init(&k, 5, 0);
+	cfg = config(2, 0, 5, &k);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(300);
+	producer_pool_destroy(pool);
+	ck_assert_uint_gt(atomic_load(&k.signals), 20 * PRODUCER_BATCH_MAX);
+	/* Every call but possibly none is a full batch. */
+	ck_assert_uint_eq(atomic_load(&k.signals), atomic_load(&k.calls) * PRODUCER_BATCH_MAX);
+	sink_check(&k);
+	sink_free(&k);
+}
+END_TEST
+
+/*
+ * Runs until `want` signals are recorded and every symbol has had at least
+ * `per_symbol` (or 10 s pass).
+ */
+static bool record_done(struct sink *k, size_t want, uint64_t per_symbol)
+{
+	if (atomic_load(&k->rec_n) < want)
+		return false;
+	for (size_t i = 0; i < k->n_symbols; i++) {
+		if (atomic_load(&k->per_symbol[i]) < per_symbol)
+			return false;
+	}
+	return true;
+}
+
+static void record_run(const struct producer_config *tmpl, struct sink *k, size_t want,
+		       uint64_t per_symbol)
+{
+	struct producer_config cfg = *tmpl;
+	struct producer_pool *pool;
+	int64_t give_up = timeutil_monotonic_ns() + 10000 * MS;
+
+	cfg.ctx = k;
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	while (!record_done(k, want, per_symbol) && timeutil_monotonic_ns() < give_up)
+		sleep_ms(5);
+	producer_pool_destroy(pool);
+	ck_assert(record_done(k, want, per_symbol));
+	ck_assert_uint_le(want, k->rec_cap);
+	sink_check(k);
+}
+
+static void assert_same_signal(const struct producer_signal *a, const struct producer_signal *b,
+			       size_t i)
+{
+	ck_assert_msg(a->symbol == b->symbol && a->strategy == b->strategy &&
+			      a->side == b->side && a->strength == b->strength &&
+			      a->price == b->price,
+		      "signal %zu differs: sym %u/%u strat %d/%d side %d/%d str %.17g/%.17g "
+		      "price %.17g/%.17g",
+		      i, a->symbol, b->symbol, a->strategy, b->strategy, a->side, b->side,
+		      a->strength, b->strength, a->price, b->price);
+}
+
+START_TEST(test_reproducible_one_thread)
+{
+	enum { N = 20000, SYMS = 5 };
+	struct sink a, b, c;
+	struct producer_config cfg = config(1, 0, SYMS, NULL);
+	size_t flips = 0;
+
+	sink_init(&a, SYMS, N);
+	sink_init(&b, SYMS, N);
+	sink_init(&c, SYMS, N);
+	record_run(&cfg, &a, N, 0);
+	record_run(&cfg, &b, N, 0);
+	/* Paced, so batches are cut differently: the series must not care. */
+	cfg.rate = 100000;
+	record_run(&cfg, &c, N, 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_same_signal(&a.rec[i], &b.rec[i], i);
+		assert_same_signal(&a.rec[i], &c.rec[i], i);
+		/* Round robin over the symbols, strategies alternating per symbol. */
+		ck_assert_uint_eq(a.rec[i].symbol, i % SYMS);
+		ck_assert_int_eq(a.rec[i].strategy, (int)((i / SYMS) % STRATEGY_COUNT));
+		if (i >= SYMS && a.rec[i].side != a.rec[i - SYMS].side)
+			flips++;
+	}
+	/* The readings are live: sides change over 20000 steps. */
+	ck_assert_uint_gt(flips, 10);
+
+	/* Another seed, another series. */
+	sink_free(&b);
+	sink_init(&b, SYMS, N);
+	cfg.rate = 0;
+	cfg.seed++;
+	record_run(&cfg, &b, N, 0);
+	ck_assert(a.rec[0].price != b.rec[0].price);
+	sink_free(&a);
+	sink_free(&b);
+	sink_free(&c);
+}
+END_TEST
+
+/* The i-th signal of `symbol` in a recording, or NULL. */
+static const struct producer_signal *nth_of(const struct sink *k, uint32_t symbol, size_t nth)
+{
+	size_t n = atomic_load(&k->rec_n);
+
+	if (n > k->rec_cap)
+		n = k->rec_cap;
+	for (size_t i = 0; i < n; i++) {
+		if (k->rec[i].symbol == symbol && nth-- == 0)
+			return &k->rec[i];
+	}
+	return NULL;
+}
+
+START_TEST(test_reproducible_any_threads)
+{
+	enum { SYMS = 6, PER_SYMBOL = 200, CAP = 40000 };
+	struct sink one, three;
+	struct producer_config cfg = config(1, 60000, SYMS, NULL);
+
+	/* A symbol's series depends on the seed only, not on the thread count. */
+	sink_init(&one, SYMS, CAP);
+	sink_init(&three, SYMS, CAP);
+	record_run(&cfg, &one, 0, PER_SYMBOL);
+	cfg.threads = 3;
+	record_run(&cfg, &three, 0, PER_SYMBOL);
+	for (uint32_t s = 0; s < SYMS; s++) {
+		for (size_t i = 0; i < PER_SYMBOL; i++) {
+			const struct producer_signal *x = nth_of(&one, s, i);
+			const struct producer_signal *y = nth_of(&three, s, i);
+
+			ck_assert_ptr_nonnull(x);
+			ck_assert_ptr_nonnull(y);
+			assert_same_signal(x, y, i);
+		}
+	}
+	sink_free(&one);
+	sink_free(&three);
+}
+END_TEST
+
+static int64_t timed_stop(struct producer_pool *pool)
+{
+	int64_t t0 = timeutil_monotonic_ns();
+
+	producer_pool_stop(pool);
+	return timeutil_monotonic_ns() - t0;
+}
+
+START_TEST(test_stop_prompt_idempotent)
+{
+	static const uint64_t rates[] = {0, 1, 1000, 1000000};
+
+	for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+		struct sink k;
+		struct producer_config cfg;
+		struct producer_pool *pool;
+		uint64_t after;
+		int64_t took;
+
+		sink_init(&k, 10, 0);
+		cfg = config(3, rates[r], 10, &k);
+		pool = producer_pool_create(&cfg);
+		ck_assert_ptr_nonnull(pool);
+		ck_assert_int_eq(producer_pool_start(pool), 0);
+		ck_assert_int_eq(producer_pool_start(pool), -EALREADY);
+		sleep_ms(100);
+		took = timed_stop(pool);
+		ck_assert_msg(took < 200 * MS, "rate %llu: stop took %lld ms",
+			      (unsigned long long)rates[r], (long long)(took / MS));
+		/* Stopped means stopped: nothing arrives afterwards. */
+		after = atomic_load(&k.signals);
+		sleep_ms(20);
+		ck_assert_uint_eq(atomic_load(&k.signals), after);
+		ck_assert_int_lt(timed_stop(pool), 200 * MS);
+		producer_pool_stop(pool);
+		ck_assert_int_eq(producer_pool_start(pool), -EALREADY);
+		producer_pool_destroy(pool);
+		sink_check(&k);
+	}
+}
+END_TEST
+
+START_TEST(test_lifecycle_edges)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+
+	producer_pool_destroy(NULL);
+	producer_pool_stop(NULL);
+	ck_assert_int_eq(producer_pool_start(NULL), -EINVAL);
+
+	sink_init(&k, 3, 0);
+	cfg = config(2, 1000, 3, &k);
+	/* Never started: stop and destroy are fine. */
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_destroy(pool);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_stop(pool);
+	producer_pool_stop(pool);
+	producer_pool_destroy(pool);
+	/* Started, destroyed without an explicit stop. */
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(20);
+	producer_pool_destroy(pool);
+	sink_check(&k);
+}
+END_TEST
+
+static void expect_einval(const struct producer_config *cfg)
+{
+	errno = 0;
+	ck_assert_ptr_null(producer_pool_create(cfg));
+	ck_assert_int_eq(errno, EINVAL);
+}
+
+START_TEST(test_bad_config)
+{
+	struct sink k;
+	struct producer_config good, cfg;
+
+	sink_init(&k, 4, 0);
+	good = config(2, 1000, 4, &k);
+	expect_einval(NULL);
+	cfg = good;
+	cfg.threads = 0;
+	expect_einval(&cfg);
+	cfg = good;
+	cfg.n_symbols = 0;
+	expect_einval(&cfg);
+	cfg = good;
+	cfg.tick_ns = 0;
+	expect_einval(&cfg);
+	cfg = good;
+	cfg.tick_ns = -MS;
+	expect_einval(&cfg);
+	cfg = good;
+	cfg.publish = NULL;
+	expect_einval(&cfg);
+	/* ctx may be NULL: it is the callback's business. */
+	cfg = good;
+	cfg.ctx = NULL;
+	producer_pool_destroy(producer_pool_create(&cfg));
+}
+END_TEST
+
+START_TEST(test_idle_threads_do_not_spin)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	double cpu0, cpu;
+
+	/*
+	 * Eight threads for two symbols at a low rate: spare threads must cost
+	 * nothing. A spinning thread alone would burn ~0.5 s of CPU here.
+	 */
+	sink_init(&k, 2, 0);
+	cfg = config(8, 100, 2, &k);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	cpu0 = cpu_seconds();
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(500);
+	producer_pool_destroy(pool);
+	cpu = cpu_seconds() - cpu0;
+	ck_assert_msg(cpu < 0.15, "8 threads, 2 symbols, 100/s: %.3f s CPU in 0.5 s", cpu);
+	ck_assert_uint_gt(atomic_load(&k.per_symbol[0]), 0);
+	ck_assert_uint_gt(atomic_load(&k.per_symbol[1]), 0);
+	sink_check(&k);
+}
+END_TEST
+
+Suite *producer_suite(void);
+Suite *producer_suite(void)
+{
+	Suite *s = suite_create("producer");
+	TCase *tc = tcase_create("producer");
+
+	/* Each rate test runs for a second; the sanitizers slow the rest. */
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rate_10000);
+	tcase_add_test(tc, test_rate_uneven_split);
+	tcase_add_test(tc, test_rate_high);
+	tcase_add_test(tc, test_rate_low);
+	tcase_add_test(tc, test_unlimited);
+	tcase_add_test(tc, test_reproducible_one_thread);
+	tcase_add_test(tc, test_reproducible_any_threads);
+	tcase_add_test(tc, test_stop_prompt_idempotent);
+	tcase_add_test(tc, test_lifecycle_edges);
+	tcase_add_test(tc, test_bad_config);
+	tcase_add_test(tc, test_idle_threads_do_not_spin);
+	suite_add_tcase(s, tc);
+	return s;
+}
