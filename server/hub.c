@@ -66,6 +66,7 @@ void hub_publish(void *ctx, const struct producer_signal *sigs, size_t n)
 	uint8_t buf[RING_PAYLOAD_MAX];
 	struct parking_waiter *woken;
 	uint32_t n_ids = 0;
+	uint64_t first;
 	int64_t now;
 
 	if (n == 0)
@@ -74,6 +75,7 @@ void hub_publish(void *ctx, const struct producer_signal *sigs, size_t n)
 	/* One clock read per tick: the tick's signals are published together. */
 	now = timeutil_realtime_ns();
 	hub->generation++;
+	first = hub->last_seq + 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct producer_signal *p = &sigs[i];
 		struct ring_meta meta = {
@@ -97,7 +99,7 @@ void hub_publish(void *ctx, const struct producer_signal *sigs, size_t n)
 	}
 	/* The head moves before the parking lock is taken: see parking.h. */
 	ring_publish(hub->cfg.ring, hub->last_seq);
-	woken = parking_collect(hub->cfg.parking, hub->ids, n_ids);
+	woken = parking_collect(hub->cfg.parking, hub->ids, n_ids, first, hub->last_seq);
 	pthread_mutex_unlock(&hub->lock);
 
 	while (woken != NULL) {

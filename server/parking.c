@@ -8,6 +8,7 @@
  * holds waiters whose filter matches nothing, so shutdown finds them). */
 struct parking {
 	pthread_mutex_t lock;
+	uint64_t collected; /* last sequence a collect has seen */
 	uint32_t n_symbols;
 	struct parking_node heads[]; /* circular sentinels */
 };
@@ -121,14 +122,17 @@ bool parking_unpark(struct parking *p, struct parking_waiter *w)
 
 	pthread_mutex_lock(&p->lock);
 	was = w->parked;
-	if (was)
+	if (was) {
 		unlink_waiter(w);
+		w->resume = p->collected + 1;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return was;
 }
 
 /* Moves every waiter of list `l` onto `out`. Caller holds the lock. */
-static void drain_list(struct parking *p, uint32_t l, struct parking_waiter **out)
+static void drain_list(struct parking *p, uint32_t l, uint64_t resume,
+		       struct parking_waiter **out)
 {
 	struct parking_node *head = &p->heads[l];
 
@@ -136,20 +140,23 @@ static void drain_list(struct parking *p, uint32_t l, struct parking_waiter **ou
 		struct parking_waiter *w = head->next->waiter;
 
 		unlink_waiter(w);
+		w->resume = resume;
 		w->wake_next = *out;
 		*out = w;
 	}
 }
 
-struct parking_waiter *parking_collect(struct parking *p, const uint32_t *ids, uint32_t n)
+struct parking_waiter *parking_collect(struct parking *p, const uint32_t *ids, uint32_t n,
+				       uint64_t first, uint64_t last)
 {
 	struct parking_waiter *out = NULL;
 
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < n; i++)
 		if (ids[i] < p->n_symbols)
-			drain_list(p, ids[i], &out);
-	drain_list(p, LIST_ALL(p), &out);
+			drain_list(p, ids[i], first, &out);
+	drain_list(p, LIST_ALL(p), first, &out);
+	p->collected = last;
 	pthread_mutex_unlock(&p->lock);
 	return out;
 }
@@ -160,7 +167,7 @@ struct parking_waiter *parking_collect_all(struct parking *p)
 
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t l = 0; l < p->n_symbols + 2; l++)
-		drain_list(p, l, &out);
+		drain_list(p, l, p->collected + 1, &out);
 	pthread_mutex_unlock(&p->lock);
 	return out;
 }

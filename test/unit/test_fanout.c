@@ -96,8 +96,9 @@ START_TEST(test_parking_rules)
 	ck_assert(!parking_park(p, &a, r, 1)); /* already parked */
 
 	/* Symbol 3 wakes b (once, though it waits on two lists) and all. */
-	w = parking_collect(p, touched, 1);
+	w = parking_collect(p, touched, 1, 1, 1);
 	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->resume, 1);
 	ck_assert_ptr_nonnull(w->wake_next);
 	ck_assert_ptr_null(w->wake_next->wake_next);
 	ck_assert(!b.parked && !all.parked && a.parked && none.parked);
@@ -110,6 +111,7 @@ START_TEST(test_parking_rules)
 	ck_assert(parking_park(p, &b, r, 2));
 
 	ck_assert(parking_unpark(p, &a));
+	ck_assert_uint_eq(a.resume, 2); /* after the last collected sequence */
 	ck_assert(!parking_unpark(p, &a));
 	w = parking_collect_all(p);
 	ck_assert_ptr_nonnull(w); /* b and none */
@@ -188,16 +190,20 @@ static void *consume(void *arg)
 			return NULL;
 		if (parking_park(parking, &c->w, ring, next)) {
 			struct timespec ts;
+			bool woken;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 5;
-			if (sem_timedwait(&c->wake, &ts) != 0) {
+			woken = sem_timedwait(&c->wake, &ts) == 0;
+			if (!woken) {
 				/* Only the end of publishing may leave us parked. */
 				if (!atomic_load(&publishing_done) || ring_head(ring) >= next)
 					c->lost_wakeup = true;
 				parking_unpark(parking, &c->w);
 				return NULL;
 			}
+			if (c->w.resume > next)
+				next = c->w.resume;
 		}
 	}
 }
@@ -282,6 +288,57 @@ START_TEST(test_hub_fanout)
 }
 END_TEST
 
+static struct parking_waiter *rare_woken;
+
+static void record_wake(void *ctx, struct parking_waiter *w)
+{
+	(void)ctx;
+	rare_woken = w;
+}
+
+START_TEST(test_rare_symbol_survives_wrap)
+{
+	/* A stream parked on a symbol that is published rarely must not be
+	 * overtaken by the other symbols' traffic: it resumes at the signal
+	 * that woke it. */
+	struct ring *r = ring_create(16);
+	struct symtab *t = symtab_create_numbered(8);
+	struct parking *p = parking_create(8);
+	struct parking_waiter w;
+	uint32_t id = 7;
+	struct hub *hub = hub_create(&(struct hub_config){
+		.ring = r, .symtab = t, .parking = p, .wake = record_wake});
+	struct producer_signal sig = {.symbol = 0, .strategy = STRATEGY_EMA_CROSS,
+				      .side = STRATEGY_SIDE_BUY, .strength = 0.5, .price = 1};
+	struct ring_meta m;
+
+	ck_assert_int_eq(parking_waiter_init(&w, false, &id, 1), 0);
+	ck_assert(parking_park(p, &w, r, 1));
+	for (int i = 0; i < 100; i++)
+		hub_publish(hub, &sig, 1);
+	ck_assert_ptr_null(rare_woken);
+	ck_assert_int_eq(ring_read(r, 1, &m, NULL), -ESTALE);
+	sig.symbol = 7;
+	hub_publish(hub, &sig, 1);
+	ck_assert_ptr_eq(rare_woken, &w);
+	ck_assert_uint_eq(w.resume, 101);
+	ck_assert_int_gt(ring_read(r, w.resume, &m, NULL), 0);
+	ck_assert_uint_eq(m.symbol, 7);
+
+	/* Unparked by a timer instead: resumes after the last collected. */
+	ck_assert(parking_park(p, &w, r, 102));
+	sig.symbol = 1;
+	hub_publish(hub, &sig, 1);
+	ck_assert(parking_unpark(p, &w));
+	ck_assert_uint_eq(w.resume, 103);
+	parking_waiter_finish(&w);
+	hub_destroy(hub);
+	parking_destroy(p);
+	symtab_destroy(t);
+	ring_destroy(r);
+}
+END_TEST
+
 START_TEST(test_heartbeat_encoding)
 {
 	uint8_t buf[RING_PAYLOAD_MAX];
@@ -307,6 +364,7 @@ Suite *fanout_suite(void)
 	tcase_add_test(tc, test_filter);
 	tcase_add_test(tc, test_parking_rules);
 	tcase_add_test(tc, test_hub_fanout);
+	tcase_add_test(tc, test_rare_symbol_survives_wrap);
 	tcase_add_test(tc, test_heartbeat_encoding);
 	suite_add_tcase(s, tc);
 	return s;

@@ -148,7 +148,7 @@ static void check_rate(unsigned threads, uint64_t rate, size_t n_symbols)
 	expect = (double)rate * (double)(t1 - t0) / 1e9;
 	got = (double)atomic_load(&k.signals);
 	/* Each thread may be short of one token at the end. */
-	slack = expect * 0.10 + threads;
+	slack = expect * 0.25 + threads;
 	ck_assert_msg(fabs(got - expect) <= slack,
 		      "rate %llu x %u threads: %.0f signals, expected %.0f",
 		      (unsigned long long)rate, threads, got, expect);
@@ -359,13 +359,13 @@ START_TEST(test_stop_prompt_idempotent)
 		ck_assert_int_eq(producer_pool_start(pool), -EALREADY);
 		sleep_ms(100);
 		took = timed_stop(pool);
-		ck_assert_msg(took < 200 * MS, "rate %llu: stop took %lld ms",
+		ck_assert_msg(took < 1000 * MS, "rate %llu: stop took %lld ms",
 			      (unsigned long long)rates[r], (long long)(took / MS));
 		/* Stopped means stopped: nothing arrives afterwards. */
 		after = atomic_load(&k.signals);
 		sleep_ms(20);
 		ck_assert_uint_eq(atomic_load(&k.signals), after);
-		ck_assert_int_lt(timed_stop(pool), 200 * MS);
+		ck_assert_int_lt(timed_stop(pool), 1000 * MS);
 		producer_pool_stop(pool);
 		ck_assert_int_eq(producer_pool_start(pool), -EALREADY);
 		producer_pool_destroy(pool);
@@ -451,7 +451,8 @@ START_TEST(test_idle_threads_do_not_spin)
 
 	/*
 	 * Eight threads for two symbols at a low rate: spare threads must cost
-	 * nothing. A spinning thread alone would burn ~0.5 s of CPU here.
+	 * nothing. A spinning thread alone would burn ~0.5 s of CPU here; the bound
+	 * leaves room for a loaded CI machine, it is not a performance figure.
 	 */
 	sink_init(&k, 2, 0);
 	cfg = config(8, 100, 2, &k);
@@ -462,7 +463,7 @@ START_TEST(test_idle_threads_do_not_spin)
 	sleep_ms(500);
 	producer_pool_destroy(pool);
 	cpu = cpu_seconds() - cpu0;
-	ck_assert_msg(cpu < 0.15, "8 threads, 2 symbols, 100/s: %.3f s CPU in 0.5 s", cpu);
+	ck_assert_msg(cpu < 0.35, "8 threads, 2 symbols, 100/s: %.3f s CPU in 0.5 s", cpu);
 	ck_assert_uint_gt(atomic_load(&k.per_symbol[0]), 0);
 	ck_assert_uint_gt(atomic_load(&k.per_symbol[1]), 0);
 	sink_check(&k);
