@@ -23,7 +23,9 @@
 #include "common/timeutil.h"
 #include "server/filter.h"
 #include "server/hub.h"
+#include "server/rpc_health.h"
 #include "server/rpc_internal.h"
+#include "server/rpc_reflection.h"
 
 #define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
 #define GENERIC_ACCEPTS 2
@@ -84,6 +86,7 @@ struct stream {
 	const char *end_reason;
 	uint64_t id;
 	uint64_t next_seq;      /* next ring sequence to examine */
+	uint64_t from_seq;      /* the request's from_sequence */
 	uint64_t last_delivered;
 	uint64_t delivered;     /* signals, not messages */
 	uint32_t heartbeat_ms;
@@ -103,6 +106,8 @@ struct rpc_server {
 	void *methods[METHOD_COUNT];
 	struct accept_slot accepts[METHOD_COUNT][ACCEPTS_PER_METHOD];
 	struct generic_slot generics[GENERIC_ACCEPTS];
+	struct rpc_health *health;
+	struct rpc_reflection *reflection;
 	struct rpc_tag t_shutdown;
 	pthread_t *pollers;
 	unsigned n_pollers;
@@ -386,6 +391,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	s->heartbeat_ms = req->heartbeat_ms;
 	s->opened_ns = timeutil_monotonic_ns();
 	atomic_init(&s->last_send_ns, s->opened_ns);
+	s->from_seq = req->from_sequence;
 	s->next_seq = req->from_sequence != 0 ? req->from_sequence : ring_head(srv->cfg.ring) + 1;
 	filter_init(&s->filter, srv->cfg.symtab, req->symbols, req->n_symbols, req->strategies,
 		    req->n_strategies, req->min_strength);
@@ -636,6 +642,17 @@ static void stream_pump(struct stream *s)
 			return;
 		}
 		len = build_message(s, buf, &more, &count);
+		if (len == -ESTALE && s->delivered == 0 && s->from_seq != 0 &&
+		    s->next_seq == s->from_seq) {
+			/* The replay start went out of the ring between the
+			 * check at accept and the first read: the same answer. */
+			snprintf(msg, sizeof(msg),
+				 "from_sequence %" PRIu64
+				 " is older than the oldest retained sequence %" PRIu64,
+				 s->from_seq, ring_oldest(srv->cfg.ring));
+			stream_finish(s, GRPC_STATUS_OUT_OF_RANGE, "out_of_range", msg);
+			return;
+		}
 		if (len == -ESTALE) {
 			char last[32] = "none";
 
@@ -697,6 +714,10 @@ static void on_send(struct stream *s, bool ok)
 static void on_wake(struct stream *s)
 {
 	pthread_mutex_lock(&s->lock);
+	/* What was published while it slept did not match: skip it, so a
+	 * rarely-matching stream is not mistaken for a slow one. */
+	if (s->waiter.resume > s->next_seq)
+		s->next_seq = s->waiter.resume;
 	stream_pump(s);
 	stream_unref_unlock(s); /* the park reference the waker inherited */
 }
@@ -909,19 +930,33 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 		snprintf(err, err_cap,
 			 "cannot listen on %s: address in use, not local, or not HOST:PORT",
 			 cfg->listen);
-		/* Never started: destroy directly. */
-		grpc_server_destroy(srv->server);
-		grpc_completion_queue_shutdown(srv->cq);
-		while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
-			       .type != GRPC_QUEUE_SHUTDOWN)
-			;
-		grpc_completion_queue_destroy(srv->cq);
-		pthread_cond_destroy(&srv->streams_cond);
-		pthread_mutex_destroy(&srv->streams_lock);
-		free(srv);
-		return NULL;
+		goto fail;
+	}
+	/* Health and reflection register their methods: before start. */
+	srv->health = rpc_health_create(&(struct rpc_host){srv->server, srv->cq});
+	srv->reflection =
+		srv->health != NULL ? rpc_reflection_create(&(struct rpc_host){srv->server, srv->cq})
+				    : NULL;
+	if (srv->reflection == NULL) {
+		snprintf(err, err_cap, "cannot set up health checking and reflection: %s",
+			 strerror(errno));
+		goto fail;
 	}
 	return srv;
+
+fail:
+	/* Never started: destroy directly. */
+	rpc_health_destroy(srv->health);
+	grpc_server_destroy(srv->server);
+	grpc_completion_queue_shutdown(srv->cq);
+	while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(srv->cq);
+	pthread_cond_destroy(&srv->streams_cond);
+	pthread_mutex_destroy(&srv->streams_lock);
+	free(srv);
+	return NULL;
 }
 
 int rpc_server_start(struct rpc_server *srv)
@@ -944,6 +979,8 @@ int rpc_server_start(struct rpc_server *srv)
 		srv->generics[i].srv = srv;
 		arm_generic(&srv->generics[i]);
 	}
+	rpc_health_start(srv->health);
+	rpc_reflection_start(srv->reflection);
 	srv->pollers = calloc(srv->cfg.threads, sizeof(*srv->pollers));
 	if (srv->pollers == NULL)
 		return -ENOMEM;
@@ -1002,7 +1039,14 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	if (srv->stopped)
 		return;
 	srv->stopped = true;
+	/* Health first, while every stream still runs: watchers (load
+	 * balancers) must hear NOT_SERVING before any stream ends, and a busy
+	 * stream ends at its next send completion once shutting_down is set. */
+	rpc_health_shutdown(srv->health);
 	atomic_store(&srv->shutting_down, true);
+	/* A reflection stream idles between its client's requests: end it, or
+	 * grpc_server_shutdown_and_notify waits out the grace period. */
+	rpc_reflection_shutdown(srv->reflection);
 	srv->t_shutdown.done = shutdown_done;
 	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
 	if (srv->n_pollers == 0) {
@@ -1055,6 +1099,9 @@ void rpc_server_destroy(struct rpc_server *srv)
 	if (srv == NULL)
 		return;
 	rpc_server_shutdown(srv, 0);
+	/* Only now: the drained queue holds no more of their tags. */
+	rpc_reflection_destroy(srv->reflection);
+	rpc_health_destroy(srv->health);
 	grpc_server_destroy(srv->server);
 	grpc_completion_queue_destroy(srv->cq);
 	free(srv->pollers);
