@@ -524,3 +524,13 @@ int session_run(const struct cli_options *o, const struct session_hooks *h,
 	*counters = s.c;
 	return s.exit_code;
 }
+
+int session_write_result(int rc)
+{
+	if (rc == 0)
+		return SESSION_CONTINUE;
+	if (rc == -EPIPE)
+		return SESSION_STOP;
+	log_error("write_failed", "what=stdout error=\"%s\"", strerror(-rc));
+	return rc;
+}

@@ -25,6 +25,13 @@
 #define SESSION_CONTINUE 0
 #define SESSION_STOP 1
 
+/*
+ * Maps the result of writing to stdout to a handler's return: 0 goes on,
+ * -EPIPE (the reader went away, `| head`) is a normal end, anything else is
+ * logged and returned as the error.
+ */
+int session_write_result(int rc);
+
 struct session_counters {
 	uint64_t signals;    /* handed to on_signal */
 	uint64_t heartbeats;

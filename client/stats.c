@@ -26,16 +26,6 @@ struct stats {
 	struct output out;
 };
 
-static int write_result(int rc)
-{
-	if (rc == 0)
-		return SESSION_CONTINUE;
-	if (rc == -EPIPE)
-		return SESSION_STOP;
-	log_error("write_failed", "what=stdout error=\"%s\"", strerror(-rc));
-	return rc;
-}
-
 /* One line straight out: once a second is no rate to buffer for. */
 static int print_line(struct stats *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int print_line(struct stats *st, const char *fmt, ...)
@@ -46,14 +36,14 @@ static int print_line(struct stats *st, const char *fmt, ...)
 
 	rc = output_reserve(&st->out, LINE_MAX_LEN, &space);
 	if (rc < 0)
-		return write_result(rc);
+		return session_write_result(rc);
 	va_start(ap, fmt);
 	n = vsnprintf(space, LINE_MAX_LEN, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
 	output_commit(&st->out, (size_t)n < LINE_MAX_LEN ? (size_t)n : LINE_MAX_LEN - 1);
-	return write_result(output_flush(&st->out));
+	return session_write_result(output_flush(&st->out));
 }
 
 static double ms(uint64_t ns)

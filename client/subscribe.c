@@ -15,17 +15,6 @@ struct printer {
 	struct output out;
 };
 
-/* A reader that went away (`| head`) is a normal end, not an error. */
-static int write_result(int rc)
-{
-	if (rc == 0)
-		return SESSION_CONTINUE;
-	if (rc == -EPIPE)
-		return SESSION_STOP;
-	log_error("write_failed", "what=stdout error=\"%s\"", strerror(-rc));
-	return rc;
-}
-
 static int on_signal(void *ctx, const signals_v1_Signal *s)
 {
 	struct printer *p = ctx;
@@ -34,7 +23,7 @@ static int on_signal(void *ctx, const signals_v1_Signal *s)
 
 	rc = output_reserve(&p->out, FORMAT_LINE_MAX, &space);
 	if (rc < 0)
-		return write_result(rc);
+		return session_write_result(rc);
 	/* Cannot overflow: FORMAT_LINE_MAX bounds every line of every format. */
 	n = format_signal(p->o->format, s, space, FORMAT_LINE_MAX);
 	if (n < 0)
@@ -49,7 +38,7 @@ static int on_idle(void *ctx)
 {
 	struct printer *p = ctx;
 
-	return write_result(output_flush(&p->out));
+	return session_write_result(output_flush(&p->out));
 }
 
 static int on_tick(void *ctx, int64_t now_ns, const struct session_counters *c)
@@ -83,11 +72,11 @@ int subscribe_run(const struct cli_options *o, const volatile sig_atomic_t *stop
 		output_commit(&p.out, n > 0 ? (size_t)n : 0);
 		rc = output_flush(&p.out);
 	}
-	if (write_result(rc) != SESSION_CONTINUE)
+	if (session_write_result(rc) != SESSION_CONTINUE)
 		return rc == -EPIPE ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 
 	code = session_run(o, &hooks, &counters);
-	rc = write_result(output_flush(&p.out));
+	rc = session_write_result(output_flush(&p.out));
 	if (rc < 0 && code == CLI_EXIT_OK)
 		code = CLI_EXIT_ERROR;
 	return code;
