@@ -251,7 +251,7 @@ static void arm_generic(struct generic_slot *g)
 
 static void on_generic(struct generic_slot *g, bool ok)
 {
-	char method[256], msg[320];
+	char method[256], quoted[300], msg[320];
 	size_t len;
 
 	if (ok) {
@@ -260,8 +260,7 @@ static void on_generic(struct generic_slot *g, bool ok)
 			len = sizeof(method) - 1;
 		memcpy(method, GRPC_SLICE_START_PTR(g->details.method), len);
 		method[len] = '\0';
-		snprintf(msg, sizeof(msg), "unknown method %s", method);
-		log_debug("unimplemented", "method=%s", log_quote(method, msg, sizeof(msg)));
+		log_debug("unimplemented", "method=%s", log_quote(method, quoted, sizeof(quoted)));
 		snprintf(msg, sizeof(msg), "unknown method %s", method);
 		rpc_finish_call(g->call, GRPC_STATUS_UNIMPLEMENTED, msg);
 	}
