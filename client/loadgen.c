@@ -15,6 +15,7 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include "common/grpcrt.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -643,21 +644,6 @@ static void *worker_main(void *arg)
 
 /* ---- the run ---- */
 
-#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
-/* absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore): see meson.build. */
-void SIGSTREAM_ABSL_DEADLOCK_SYMBOL(int mode);
-#endif
-
-/* gRPC's own diagnostics go through common/log, in its line format. */
-static void grpc_log_to_common(gpr_log_func_args *args)
-{
-	char quoted[512];
-
-	log_write(args->severity == GPR_LOG_SEVERITY_ERROR ? LOG_WARN : LOG_DEBUG, "grpc",
-		  "file=%s:%d message=%s", args->file, args->line,
-		  log_quote(args->message, quoted, sizeof(quoted)));
-}
-
 /*
  * Each channel gets a connection of its own (no subchannel sharing between
  * channels of this process), no retries (their bookkeeping costs every
@@ -777,16 +763,7 @@ int loadgen_run(const struct loadgen_config *cfg, struct loadgen_result *res)
 	run.method = cfg->batches ? "/signals.v1.SignalService/StreamSignalBatches"
 				  : "/signals.v1.SignalService/StreamSignals";
 
-	/* gRPC's threshold stays its own (GRPC_VERBOSITY, default ERROR). */
-	gpr_set_log_function(grpc_log_to_common);
-	/*
-	 * Debian's abseil checks every lock gRPC takes for deadlock cycles:
-	 * ~7% of this client's CPU. sigstreamd turns it off too.
-	 */
-#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
-	SIGSTREAM_ABSL_DEADLOCK_SYMBOL(0);
-#endif
-	grpc_init();
+	grpcrt_init();
 	run.channels = calloc(cfg->conns, sizeof(*run.channels));
 	run.streams = calloc(cfg->streams, sizeof(*run.streams));
 	run.workers = calloc(cfg->threads, sizeof(*run.workers));
@@ -879,6 +856,6 @@ out_free:
 	free(run.channels);
 	free(run.streams);
 	free(run.workers);
-	grpc_shutdown();
+	grpcrt_shutdown();
 	return rc;
 }

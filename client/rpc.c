@@ -16,6 +16,7 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include "common/grpcrt.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -78,20 +79,6 @@ const char *rpc_code_name(enum rpc_code code)
 	return "UNKNOWN_STATUS";
 }
 
-/*
- * gRPC's own diagnostics go through common/log, so that they share its line
- * format and threshold instead of appearing as raw text on stderr.
- */
-static void grpc_log_to_common(gpr_log_func_args *args)
-{
-	char quoted[512];
-	enum log_level level =
-		args->severity == GPR_LOG_SEVERITY_ERROR ? LOG_WARN : LOG_DEBUG;
-
-	log_write(level, "grpc", "file=%s:%d message=%s", args->file, args->line,
-		  log_quote(args->message, quoted, sizeof(quoted)));
-}
-
 /* Copies a slice into a C string, with anything unprintable shown as '?'. */
 static void copy_printable(char *dst, size_t cap, grpc_slice s)
 {
@@ -147,9 +134,7 @@ int rpc_open(struct rpc **out, const char *target)
 	if (r == NULL)
 		return -ENOMEM;
 	r->target = strdup(target);
-	/* gRPC's threshold stays its own (GRPC_VERBOSITY, default ERROR): its debug output is vast. */
-	gpr_set_log_function(grpc_log_to_common);
-	grpc_init();
+	grpcrt_init();
 	if (r->target != NULL)
 		r->channel = create_channel(r->target);
 	r->cq = grpc_completion_queue_create_for_next(NULL);
@@ -448,5 +433,5 @@ void rpc_close(struct rpc *r)
 	}
 	free(r->target);
 	free(r);
-	grpc_shutdown();
+	grpcrt_shutdown();
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/grpcrt.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/hub.h"
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rpc_global_init();
+	grpcrt_init();
 
 	symtab = opt.symbol_list != NULL
 			 ? symtab_create((const char *const *)opt.symbol_list, opt.n_symbols)
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 		 "address=%s port=%d version=%s grpc_core=%s epoch=%s rate=%" PRIu64
 		 " ring=%" PRIu64 " producers=%" PRIu64 " symbols=%zu threads=%" PRIu64
 		 " max_streams=%" PRIu64 " startup_ms=%.1f",
-		 opt.listen, port, SIGSTREAM_VERSION, rpc_version(), epoch, opt.rate, opt.ring,
+		 opt.listen, port, SIGSTREAM_VERSION, grpcrt_version(), epoch, opt.rate, opt.ring,
 		 opt.producers, symtab_count(symtab), opt.threads, opt.max_streams,
 		 (double)(timeutil_monotonic_ns() - t0) / 1e6);
 
@@ -145,7 +146,7 @@ out:
 	producer_pool_destroy(pool);
 	rpc_server_destroy(srv);
 	hub_destroy(hub);
-	rpc_global_shutdown();
+	grpcrt_shutdown();
 	parking_destroy(parking);
 	ring_destroy(ring);
 	symtab_destroy(symtab);

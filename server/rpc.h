@@ -38,12 +38,6 @@ struct rpc_config {
 
 struct rpc_server;
 
-/* grpc_init()/grpc_shutdown(): call once, with SIGINT/SIGTERM already blocked. */
-void rpc_global_init(void);
-void rpc_global_shutdown(void);
-/* The gRPC core version, for the startup log. */
-const char *rpc_version(void);
-
 /*
  * Creates the server and binds cfg->listen. On failure returns NULL with a
  * message in `err` (e.g. the address is in use). *port gets the bound port.
