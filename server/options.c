@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/limits.h"
+#include "server/ring.h"
 #include "sigstream_version.h"
 
 enum {
@@ -162,7 +163,7 @@ static int apply(struct options *o, int id, const char *v, const char *src, FILE
 	case OPT_RATE:
 		return parse_u64(err, src, name, v, 0, 100000000, &o->rate);
 	case OPT_RING:
-		if (parse_u64(err, src, name, v, 16, 1u << 24, &o->ring) < 0)
+		if (parse_u64(err, src, name, v, RING_CAPACITY_MIN, RING_CAPACITY_MAX, &o->ring) < 0)
 			return -EINVAL;
 		if ((o->ring & (o->ring - 1)) != 0)
 			return bad(err, src, name, v, "expected a power of two");

@@ -133,29 +133,6 @@ static void wake_done(struct rpc_tag *tag, bool ok);
 static void close_done(struct rpc_tag *tag, bool ok);
 static void status_done(struct rpc_tag *tag, bool ok);
 
-#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
-/* absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore). */
-void SIGSTREAM_ABSL_DEADLOCK_SYMBOL(int mode);
-#endif
-
-void rpc_global_init(void)
-{
-#ifdef SIGSTREAM_ABSL_DEADLOCK_SYMBOL
-	SIGSTREAM_ABSL_DEADLOCK_SYMBOL(0);
-#endif
-	grpc_init();
-}
-
-void rpc_global_shutdown(void)
-{
-	grpc_shutdown();
-}
-
-const char *rpc_version(void)
-{
-	return grpc_version_string();
-}
-
 /* ---- small helpers ---- */
 
 static const char *status_name(grpc_status_code code)
@@ -366,6 +343,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	grpc_op ops[2];
 	char msg[192], peer[128];
 	grpc_call_error err;
+	bool none;
 
 	if (req->from_sequence != 0 && req->from_sequence < oldest) {
 		snprintf(msg, sizeof(msg),
@@ -394,9 +372,9 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	s->next_seq = req->from_sequence != 0 ? req->from_sequence : ring_head(srv->cfg.ring) + 1;
 	filter_init(&s->filter, srv->cfg.symtab, req->symbols, req->n_symbols, req->strategies,
 		    req->n_strategies, req->min_strength);
-	if (parking_waiter_init(&s->waiter, s->filter.all_symbols && !filter_matches_nothing(&s->filter),
-				s->filter.symbols,
-				filter_matches_nothing(&s->filter) ? 0 : s->filter.n_symbols) < 0) {
+	none = filter_matches_nothing(&s->filter);
+	if (parking_waiter_init(&s->waiter, !none && s->filter.all_symbols, s->filter.symbols,
+				none ? 0 : s->filter.n_symbols) < 0) {
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
@@ -502,26 +480,6 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 }
 
 /*
- * The next matching sequence from `*seq` on, without copying it: 1 found
- * (left in *seq), 0 caught up (*seq = first unpublished), -ESTALE overtaken.
- */
-static int find_match(struct stream *s, uint64_t *seq)
-{
-	struct ring_meta meta;
-
-	for (;; (*seq)++) {
-		int rc = ring_read(s->srv->cfg.ring, *seq, &meta, NULL);
-
-		if (rc == -EAGAIN)
-			return 0;
-		if (rc < 0)
-			return rc;
-		if (filter_match(&s->filter, &meta))
-			return 1;
-	}
-}
-
-/*
  * Builds the next message into `buf`: one Signal, or for batches the
  * already-serialised signals each behind SignalBatch's field-1 tag and
  * length. Returns its length (0: nothing to send, -ESTALE: overtaken) and
@@ -538,20 +496,21 @@ static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *c
 
 	*more = false;
 	*count = 0;
-	for (;;) {
-		rc = find_match(s, &seq);
+	/* One seqlock read per examined signal: its bytes come with it, so a
+	 * delivered signal is not read twice. */
+	for (;; seq++) {
+		rc = ring_read(ring, seq, &meta, one);
+		if (rc == -EAGAIN)
+			break;
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			break;
+		if (!filter_match(&s->filter, &meta))
+			continue;
 		if (*count > 0 && (!s->batches || *count == LIMITS_BATCH_SIGNALS_MAX ||
 				   len + 2 + RING_PAYLOAD_MAX > BATCH_BYTES_MAX)) {
 			*more = true; /* left for the next message */
 			break;
 		}
-		rc = ring_read(ring, seq, &meta, one);
-		if (rc < 0)
-			return rc;
 		if (s->batches) {
 			buf[len++] = 0x0a; /* SignalBatch.signals: field 1, length-delimited */
 			len += put_varint(buf + len, (uint64_t)rc);
@@ -560,7 +519,6 @@ static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *c
 		len += (size_t)rc;
 		s->last_delivered = seq;
 		(*count)++;
-		seq++;
 	}
 	s->next_seq = seq;
 	return (int)len;
@@ -681,10 +639,14 @@ static void stream_pump(struct stream *s)
 
 			if (s->batches) {
 				/* A batch holding the one heartbeat Signal. */
-				memmove(buf + 2, buf, n);
-				buf[0] = 0x0a;
-				buf[1] = (uint8_t)n;
-				n += 2;
+				uint8_t head[1 + 10];
+				size_t h = 1;
+
+				head[0] = 0x0a;
+				h += put_varint(head + 1, n);
+				memmove(buf + h, buf, n);
+				memcpy(buf, head, h);
+				n += h;
 			}
 			start_send(s, buf, n, 0);
 			return;
