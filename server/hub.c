@@ -102,12 +102,7 @@ void hub_publish(void *ctx, const struct producer_signal *sigs, size_t n)
 	woken = parking_collect(hub->cfg.parking, hub->ids, n_ids, first, hub->last_seq);
 	pthread_mutex_unlock(&hub->lock);
 
-	while (woken != NULL) {
-		struct parking_waiter *next = woken->wake_next;
-
-		hub->cfg.wake(hub->cfg.wake_ctx, woken);
-		woken = next;
-	}
+	parking_wake_list(woken, hub->cfg.wake, hub->cfg.wake_ctx);
 }
 
 size_t hub_encode_heartbeat(uint64_t sequence, uint8_t *buf)

@@ -774,20 +774,29 @@ static void shutdown_done(struct rpc_tag *tag, bool ok)
 	pthread_mutex_unlock(&srv->streams_lock);
 }
 
-static void *poller_main(void *arg)
+/*
+ * Hands every completion of `cq` to its tag until the queue is shut down
+ * and empty. No timeout: an idle server sleeps in the kernel. `fail_all`
+ * reports every completion as failed (draining a server that never ran).
+ */
+static void run_queue(grpc_completion_queue *cq, bool fail_all)
 {
-	struct rpc_server *srv = arg;
-
 	for (;;) {
-		/* No timeout: an idle server sleeps in the kernel. */
-		grpc_event ev = grpc_completion_queue_next(
-			srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+		grpc_event ev =
+			grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type == GRPC_OP_COMPLETE)
-			((struct rpc_tag *)ev.tag)->done(ev.tag, ev.success != 0);
+			((struct rpc_tag *)ev.tag)->done(ev.tag, !fail_all && ev.success != 0);
 	}
+}
+
+static void *poller_main(void *arg)
+{
+	struct rpc_server *srv = arg;
+
+	run_queue(srv->cq, false);
 	return NULL;
 }
 
@@ -820,12 +829,7 @@ static void *housekeeper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&srv->streams_lock);
-		while (due != NULL) {
-			struct parking_waiter *next = due->wake_next;
-
-			rpc_wake(srv, due);
-			due = next;
-		}
+		parking_wake_list(due, rpc_wake, srv);
 		deadline += HOUSEKEEPING_PERIOD_NS;
 		if (deadline < now)
 			deadline = now + HOUSEKEEPING_PERIOD_NS;
@@ -910,9 +914,7 @@ fail:
 	rpc_health_destroy(srv->health);
 	grpc_server_destroy(srv->server);
 	grpc_completion_queue_shutdown(srv->cq);
-	while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
-		;
+	run_queue(srv->cq, true); /* nothing was armed: only the shutdown */
 	grpc_completion_queue_destroy(srv->cq);
 	pthread_cond_destroy(&srv->streams_cond);
 	pthread_mutex_destroy(&srv->streams_lock);
@@ -995,7 +997,6 @@ static bool server_shut(struct rpc_server *srv)
 void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 {
 	int64_t deadline = timeutil_monotonic_ns() + grace_ns;
-	struct parking_waiter *w;
 
 	if (srv->stopped)
 		return;
@@ -1014,25 +1015,12 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 		/* Startup failed before the pollers ran: drain here. */
 		grpc_server_cancel_all_calls(srv->server);
 		grpc_completion_queue_shutdown(srv->cq);
-		for (;;) {
-			grpc_event ev = grpc_completion_queue_next(
-				srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-
-			if (ev.type == GRPC_QUEUE_SHUTDOWN)
-				break;
-			if (ev.type == GRPC_OP_COMPLETE)
-				((struct rpc_tag *)ev.tag)->done(ev.tag, false);
-		}
+		run_queue(srv->cq, true);
 		return;
 	}
 	/* Parked streams learn of the shutdown when woken; the others at their
 	 * send's completion. */
-	for (w = parking_collect_all(srv->cfg.parking); w != NULL;) {
-		struct parking_waiter *next = w->wake_next;
-
-		rpc_wake(srv, w);
-		w = next;
-	}
+	parking_wake_list(parking_collect_all(srv->cfg.parking), rpc_wake, srv);
 	if (!wait_until(srv, no_streams, deadline)) {
 		log_warn("shutdown_cancel", "streams=%" PRIu64 " reason=grace_expired",
 			 srv->n_streams);
