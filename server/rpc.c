@@ -47,13 +47,9 @@ static const char *const method_paths[METHOD_COUNT] = {
 #define OWNER RPC_OWNER
 
 struct accept_slot {
-	struct rpc_tag tag;
+	struct rpc_accept acc;
 	struct rpc_server *srv;
 	enum method method;
-	grpc_call *call;
-	gpr_timespec deadline;
-	grpc_metadata_array md;
-	grpc_byte_buffer *payload;
 };
 
 struct generic_slot {
@@ -196,21 +192,6 @@ void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg)
 }
 
 /* ---- accepting ---- */
-
-static void arm_accept(struct accept_slot *a)
-{
-	struct rpc_server *srv = a->srv;
-	grpc_call_error err;
-
-	a->call = NULL;
-	a->payload = NULL;
-	grpc_metadata_array_init(&a->md);
-	err = grpc_server_request_registered_call(srv->server, srv->methods[a->method], &a->call,
-						  &a->deadline, &a->md, &a->payload, srv->cq,
-						  srv->cq, &a->tag);
-	if (err != GRPC_CALL_OK)
-		log_error("call_error", "op=request_registered_call code=%d", (int)err);
-}
 
 static void arm_generic(struct generic_slot *g)
 {
@@ -440,28 +421,19 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	stream_unref_unlock(s);
 }
 
-static void on_accept(struct accept_slot *a, bool ok)
+static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
 {
+	struct accept_slot *a = OWNER(acc, struct accept_slot, acc);
 	struct rpc_server *srv = a->srv;
-	grpc_call *call = a->call;
-	grpc_byte_buffer *payload = a->payload;
-	enum method method = a->method;
 	Signals__V1__SignalRequest *req;
 
-	grpc_metadata_array_destroy(&a->md);
-	if (!ok)
-		return; /* shutting down: the slot is not re-armed */
-	if (!atomic_load(&srv->shutting_down))
-		arm_accept(a);
 	req = read_request(call, payload);
-	if (payload != NULL)
-		grpc_byte_buffer_destroy(payload);
 	if (req == NULL)
 		return;
 	if (atomic_load(&srv->shutting_down))
 		rpc_finish_call(call, GRPC_STATUS_UNAVAILABLE, "shutting down");
 	else
-		start_stream(srv, method, call, req);
+		start_stream(srv, a->method, call, req);
 	signals__v1__signal_request__free_unpacked(req, NULL);
 }
 
@@ -721,11 +693,6 @@ void rpc_wake(void *ctx, struct parking_waiter *w)
 
 /* ---- threads ---- */
 
-static void accept_done(struct rpc_tag *tag, bool ok)
-{
-	on_accept(OWNER(tag, struct accept_slot, tag), ok);
-}
-
 static void generic_done(struct rpc_tag *tag, bool ok)
 {
 	on_generic(OWNER(tag, struct generic_slot, tag), ok);
@@ -931,10 +898,17 @@ int rpc_server_start(struct rpc_server *srv)
 		for (int i = 0; i < ACCEPTS_PER_METHOD; i++) {
 			struct accept_slot *a = &srv->accepts[m][i];
 
-			a->tag.done = accept_done;
+			a->acc = (struct rpc_accept){
+				.server = srv->server,
+				.cq = srv->cq,
+				.method = srv->methods[m],
+				.path = method_paths[m],
+				.payload = true,
+				.on_call = on_accept,
+			};
 			a->srv = srv;
 			a->method = (enum method)m;
-			arm_accept(a);
+			rpc_accept_arm(&a->acc);
 		}
 	}
 	for (int i = 0; i < GENERIC_ACCEPTS; i++) {

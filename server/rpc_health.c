@@ -61,13 +61,9 @@ static const char *const health_paths[HEALTH_METHODS] = {
 };
 
 struct health_slot {
-	struct rpc_tag tag;
+	struct rpc_accept acc;
 	struct rpc_health *h;
 	enum health_method method;
-	grpc_call *call;
-	gpr_timespec deadline;
-	grpc_metadata_array md;
-	grpc_byte_buffer *payload;
 };
 
 /* A Check's answer in flight: message, status and close in one batch. */
@@ -107,7 +103,6 @@ struct rpc_health {
 	unsigned n_watches;
 };
 
-static void slot_done(struct rpc_tag *tag, bool ok);
 static void check_done(struct rpc_tag *tag, bool ok);
 static void watch_close_done(struct rpc_tag *tag, bool ok);
 static void watch_send_done(struct rpc_tag *tag, bool ok);
@@ -385,40 +380,16 @@ out:
 
 /* ---- completions ---- */
 
-static void arm_slot(struct health_slot *a)
+static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
 {
-	struct rpc_health *h = a->h;
-	grpc_call_error err;
+	struct health_slot *a = RPC_OWNER(acc, struct health_slot, acc);
 
-	a->call = NULL;
-	a->payload = NULL;
-	grpc_metadata_array_init(&a->md);
-	err = grpc_server_request_registered_call(h->server, h->methods[a->method], &a->call,
-						  &a->deadline, &a->md, &a->payload, h->cq, h->cq,
-						  &a->tag);
-	if (err != GRPC_CALL_OK)
-		log_error("call_error", "op=request_registered_call method=%s code=%d",
-			  health_paths[a->method], (int)err);
-}
-
-static void slot_done(struct rpc_tag *tag, bool ok)
-{
-	struct health_slot *a = RPC_OWNER(tag, struct health_slot, tag);
-	grpc_call *call = a->call;
-	grpc_byte_buffer *payload = a->payload;
-
-	grpc_metadata_array_destroy(&a->md);
-	if (!ok)
-		return; /* the server is shutting down: the slot stays idle */
-	/* Re-armed even during our own shutdown: a Check that still gets in
-	 * must hear NOT_SERVING. The core fails the slot once it stops. */
-	arm_slot(a);
+	/* Slots stay armed through our own shutdown: a Check that still gets
+	 * in must hear NOT_SERVING. The core fails them once it stops. */
 	if (a->method == HEALTH_CHECK)
 		on_check(a->h, call, payload);
 	else
 		on_watch(a->h, call, payload);
-	if (payload != NULL)
-		grpc_byte_buffer_destroy(payload);
 }
 
 static void check_done(struct rpc_tag *tag, bool ok)
@@ -529,10 +500,17 @@ void rpc_health_start(struct rpc_health *h)
 		for (int i = 0; i < HEALTH_ACCEPTS; i++) {
 			struct health_slot *a = &h->slots[m][i];
 
-			a->tag.done = slot_done;
+			a->acc = (struct rpc_accept){
+				.server = h->server,
+				.cq = h->cq,
+				.method = h->methods[m],
+				.path = health_paths[m],
+				.payload = true,
+				.on_call = on_accept,
+			};
 			a->h = h;
 			a->method = (enum health_method)m;
-			arm_slot(a);
+			rpc_accept_arm(&a->acc);
 		}
 	}
 }

@@ -125,12 +125,9 @@ struct refl_index {
 /* ---- streams ---- */
 
 struct refl_slot {
-	struct rpc_tag tag;
+	struct rpc_accept acc;
 	struct rpc_reflection *r;
 	enum refl_api api;
-	grpc_call *call;
-	gpr_timespec deadline;
-	grpc_metadata_array md;
 };
 
 struct refl_stream {
@@ -165,7 +162,6 @@ struct rpc_reflection {
 	uint64_t next_id;
 };
 
-static void slot_done(struct rpc_tag *tag, bool ok);
 static void close_done(struct rpc_tag *tag, bool ok);
 static void recv_done(struct rpc_tag *tag, bool ok);
 static void send_done(struct rpc_tag *tag, bool ok);
@@ -830,29 +826,11 @@ static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api
 
 /* ---- completions ---- */
 
-static void arm_slot(struct refl_slot *a)
+static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
 {
-	struct rpc_reflection *r = a->r;
-	grpc_call_error err;
+	struct refl_slot *a = RPC_OWNER(acc, struct refl_slot, acc);
 
-	a->call = NULL;
-	grpc_metadata_array_init(&a->md);
-	err = grpc_server_request_registered_call(r->server, r->methods[a->api], &a->call,
-						  &a->deadline, &a->md, NULL, r->cq, r->cq, &a->tag);
-	if (err != GRPC_CALL_OK)
-		log_error("call_error", "op=request_registered_call method=%s code=%d",
-			  api_paths[a->api], (int)err);
-}
-
-static void slot_done(struct rpc_tag *tag, bool ok)
-{
-	struct refl_slot *a = RPC_OWNER(tag, struct refl_slot, tag);
-	grpc_call *call = a->call;
-
-	grpc_metadata_array_destroy(&a->md);
-	if (!ok)
-		return; /* the server is shutting down: the slot stays idle */
-	arm_slot(a);
+	(void)payload; /* bidirectional: requests are read one by one */
 	on_open(a->r, call, a->api);
 }
 
@@ -977,10 +955,17 @@ void rpc_reflection_start(struct rpc_reflection *r)
 		for (int i = 0; i < REFL_ACCEPTS; i++) {
 			struct refl_slot *slot = &r->slots[a][i];
 
-			slot->tag.done = slot_done;
+			slot->acc = (struct rpc_accept){
+				.server = r->server,
+				.cq = r->cq,
+				.method = r->methods[a],
+				.path = api_paths[a],
+				.payload = false,
+				.on_call = on_accept,
+			};
 			slot->r = r;
 			slot->api = (enum refl_api)a;
-			arm_slot(slot);
+			rpc_accept_arm(&slot->acc);
 		}
 	}
 }
