@@ -15,6 +15,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/slice_buffer.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
@@ -26,6 +27,7 @@
 #include "server/rpc_health.h"
 #include "server/rpc_internal.h"
 #include "server/rpc_reflection.h"
+#include "server/rpc_slices.h"
 
 #define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
 #define GENERIC_ACCEPTS 2
@@ -88,7 +90,7 @@ struct stream {
 	uint32_t heartbeat_ms;
 	_Atomic int64_t last_send_ns; /* monotonic; read by housekeeping */
 	int64_t opened_ns;
-	grpc_byte_buffer *send_bb;
+	grpc_byte_buffer *send_bb; /* reused by every send: emptied at completion */
 	struct filter filter;
 	char peer[96];
 	struct stream *prev, *next;       /* srv->streams */
@@ -104,6 +106,7 @@ struct rpc_server {
 	struct generic_slot generics[GENERIC_ACCEPTS];
 	struct rpc_health *health;
 	struct rpc_reflection *reflection;
+	struct rpc_slices *slices;
 	struct rpc_tag t_shutdown;
 	pthread_t *pollers;
 	unsigned n_pollers;
@@ -297,8 +300,7 @@ static void stream_destroy(struct stream *s)
 	pthread_cond_broadcast(&srv->streams_cond);
 	pthread_mutex_unlock(&srv->streams_lock);
 
-	if (s->send_bb != NULL)
-		grpc_byte_buffer_destroy(s->send_bb);
+	grpc_byte_buffer_destroy(s->send_bb);
 	grpc_call_unref(s->call);
 	parking_waiter_finish(&s->waiter);
 	pthread_mutex_destroy(&s->lock);
@@ -339,6 +341,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
+	s->send_bb = grpc_raw_byte_buffer_create(NULL, 0);
 	s->srv = srv;
 	s->call = call;
 	s->batches = method == METHOD_BATCHES;
@@ -356,6 +359,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	none = filter_matches_nothing(&s->filter);
 	if (parking_waiter_init(&s->waiter, !none && s->filter.all_symbols, s->filter.symbols,
 				none ? 0 : s->filter.n_symbols) < 0) {
+		grpc_byte_buffer_destroy(s->send_bb);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
@@ -371,6 +375,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 		log_warn("stream_refused", "peer=%s reason=max_streams limit=%" PRIu64,
 			 log_quote(s->peer, peer, sizeof(peer)), srv->cfg.max_streams);
 		parking_waiter_finish(&s->waiter);
+		grpc_byte_buffer_destroy(s->send_bb);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
@@ -496,14 +501,13 @@ static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *c
 	return (int)len;
 }
 
-static void start_send(struct stream *s, const uint8_t *buf, size_t len, uint32_t flags)
+/* Sends `msg`, whose reference it takes. */
+static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 {
-	grpc_slice slice = grpc_slice_from_copied_buffer((const char *)buf, len);
 	grpc_op op;
 	grpc_call_error err;
 
-	s->send_bb = grpc_raw_byte_buffer_create(&slice, 1);
-	grpc_slice_unref(slice);
+	grpc_slice_buffer_add(&s->send_bb->data.raw.slice_buffer, msg);
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_MESSAGE;
 	op.flags = flags;
@@ -514,8 +518,7 @@ static void start_send(struct stream *s, const uint8_t *buf, size_t len, uint32_
 	err = grpc_call_start_batch(s->call, &op, 1, &s->t_send, NULL);
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=send id=%" PRIu64 " code=%d", s->id, (int)err);
-		grpc_byte_buffer_destroy(s->send_bb);
-		s->send_bb = NULL;
+		grpc_slice_buffer_reset_and_unref(&s->send_bb->data.raw.slice_buffer);
 		s->send_in_flight = false;
 		s->refs--;
 		s->closed = true;
@@ -597,10 +600,17 @@ static void stream_pump(struct stream *s)
 			return;
 		}
 		if (len > 0) {
+			/* One Signal: the slice every stream shares. A batch is
+			 * this stream's own concatenation: one copy per message. */
+			grpc_slice msg_slice =
+				s->batches ? grpc_slice_from_copied_buffer((const char *)buf, (size_t)len)
+					   : rpc_slices_get(srv->slices, s->last_delivered, buf,
+							    (size_t)len);
+
 			s->delivered += count;
 			/* Hold back the flush only while more is known to follow:
 			 * never on the last message of a backlog. */
-			start_send(s, buf, (size_t)len, more ? GRPC_WRITE_BUFFER_HINT : 0);
+			start_send(s, msg_slice, more ? GRPC_WRITE_BUFFER_HINT : 0);
 			return;
 		}
 		if (s->heartbeat_ms > 0 &&
@@ -620,7 +630,7 @@ static void stream_pump(struct stream *s)
 				memcpy(buf, head, h);
 				n += h;
 			}
-			start_send(s, buf, n, 0);
+			start_send(s, grpc_slice_from_copied_buffer((const char *)buf, n), 0);
 			return;
 		}
 		s->refs++; /* parked: the stream stays alive until woken */
@@ -634,8 +644,9 @@ static void on_send(struct stream *s, bool ok)
 {
 	pthread_mutex_lock(&s->lock);
 	s->send_in_flight = false;
-	grpc_byte_buffer_destroy(s->send_bb);
-	s->send_bb = NULL;
+	/* Empty already where the core moves the message out at start_batch;
+	 * releasing here is right for a core that reads it until completion. */
+	grpc_slice_buffer_reset_and_unref(&s->send_bb->data.raw.slice_buffer);
 	if (!ok) {
 		/* The call is gone; the close completion says why. */
 		s->closed = true;
@@ -845,6 +856,12 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 		return NULL;
 	}
 	srv->cfg = *cfg;
+	srv->slices = rpc_slices_create(RPC_SLICES_DEFAULT);
+	if (srv->slices == NULL) {
+		snprintf(err, err_cap, "out of memory");
+		free(srv);
+		return NULL;
+	}
 	atomic_init(&srv->shutting_down, false);
 	pthread_mutex_init(&srv->streams_lock, NULL);
 	pthread_cond_init(&srv->streams_cond, NULL);
@@ -885,6 +902,7 @@ fail:
 	grpc_completion_queue_destroy(srv->cq);
 	pthread_cond_destroy(&srv->streams_cond);
 	pthread_mutex_destroy(&srv->streams_lock);
+	rpc_slices_destroy(srv->slices);
 	free(srv);
 	return NULL;
 }
@@ -1030,5 +1048,6 @@ void rpc_server_destroy(struct rpc_server *srv)
 	free(srv->pollers);
 	pthread_cond_destroy(&srv->streams_cond);
 	pthread_mutex_destroy(&srv->streams_lock);
+	rpc_slices_destroy(srv->slices);
 	free(srv);
 }
