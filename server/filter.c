@@ -1,5 +1,6 @@
 #include "server/filter.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,27 +15,37 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void filter_init(struct filter *f, const struct symtab *tab, char *const *symbols,
-		 size_t n_symbols, char *const *strategies, size_t n_strategies,
-		 double min_strength)
+int filter_init(struct filter *f, const struct symtab *tab, char *const *symbols,
+		size_t n_symbols, char *const *strategies, size_t n_strategies,
+		double min_strength)
 {
+	uint32_t ids[LIMITS_REQUEST_SYMBOLS_MAX];
+	uint32_t n = 0;
+
 	memset(f, 0, sizeof(*f));
 	f->all_symbols = n_symbols == 0;
 	for (size_t i = 0; i < n_symbols && i < LIMITS_REQUEST_SYMBOLS_MAX; i++) {
 		uint32_t id = symtab_find(tab, symbols[i], strlen(symbols[i]));
 
 		if (id != SYMTAB_NOT_FOUND)
-			f->symbols[f->n_symbols++] = id;
+			ids[n++] = id;
 	}
-	qsort(f->symbols, f->n_symbols, sizeof(f->symbols[0]), cmp_u32);
+	qsort(ids, n, sizeof(ids[0]), cmp_u32);
 	/* Drop duplicates so each id parks the stream once. */
-	if (f->n_symbols > 1) {
+	if (n > 1) {
 		uint32_t o = 1;
 
-		for (uint32_t i = 1; i < f->n_symbols; i++)
-			if (f->symbols[i] != f->symbols[o - 1])
-				f->symbols[o++] = f->symbols[i];
-		f->n_symbols = o;
+		for (uint32_t i = 1; i < n; i++)
+			if (ids[i] != ids[o - 1])
+				ids[o++] = ids[i];
+		n = o;
+	}
+	if (n > 0) {
+		f->symbols = malloc(n * sizeof(ids[0]));
+		if (f->symbols == NULL)
+			return -ENOMEM;
+		memcpy(f->symbols, ids, n * sizeof(ids[0]));
+		f->n_symbols = n;
 	}
 	if (n_strategies == 0)
 		f->strategies = (1u << STRATEGY_COUNT) - 1;
@@ -43,6 +54,14 @@ void filter_init(struct filter *f, const struct symtab *tab, char *const *symbol
 			if (strcmp(strategies[i], strategy_name((enum strategy_id)id)) == 0)
 				f->strategies |= 1u << id;
 	f->min_strength = min_strength;
+	return 0;
+}
+
+void filter_finish(struct filter *f)
+{
+	free(f->symbols);
+	f->symbols = NULL;
+	f->n_symbols = 0;
 }
 
 bool filter_match(const struct filter *f, const struct ring_meta *meta)

@@ -90,7 +90,9 @@ struct stream {
 	uint32_t heartbeat_ms;
 	_Atomic int64_t last_send_ns; /* monotonic; read by housekeeping */
 	int64_t opened_ns;
-	grpc_byte_buffer *send_bb; /* reused by every send: emptied at completion */
+	/* Made at the first send (a stream that never sends costs nothing),
+	 * then reused by every send: emptied at its completion. */
+	grpc_byte_buffer *send_bb;
 	struct filter filter;
 	char peer[96];
 	struct stream *prev, *next;       /* srv->streams */
@@ -300,9 +302,11 @@ static void stream_destroy(struct stream *s)
 	pthread_cond_broadcast(&srv->streams_cond);
 	pthread_mutex_unlock(&srv->streams_lock);
 
-	grpc_byte_buffer_destroy(s->send_bb);
+	if (s->send_bb != NULL)
+		grpc_byte_buffer_destroy(s->send_bb);
 	grpc_call_unref(s->call);
 	parking_waiter_finish(&s->waiter);
+	filter_finish(&s->filter);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -324,7 +328,8 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	uint64_t oldest = ring_oldest(srv->cfg.ring);
 	grpc_metadata epoch_md;
 	grpc_op ops[2];
-	char msg[192], peer[128];
+	char msg[192] = "server out of memory", peer[128];
+	grpc_status_code code = GRPC_STATUS_RESOURCE_EXHAUSTED;
 	grpc_call_error err;
 	bool none;
 
@@ -332,16 +337,14 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 		snprintf(msg, sizeof(msg),
 			 "from_sequence %" PRIu64 " is older than the oldest retained sequence %" PRIu64,
 			 req->from_sequence, oldest);
-		rpc_finish_call(call, GRPC_STATUS_OUT_OF_RANGE, msg);
-		return;
+		code = GRPC_STATUS_OUT_OF_RANGE;
+		goto fail;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-		free(s);
-		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
-		return;
-	}
-	s->send_bb = grpc_raw_byte_buffer_create(NULL, 0);
+	if (s == NULL)
+		goto fail;
+	if (pthread_mutex_init(&s->lock, NULL) != 0)
+		goto fail_free;
 	s->srv = srv;
 	s->call = call;
 	s->batches = method == METHOD_BATCHES;
@@ -354,17 +357,13 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	atomic_init(&s->last_send_ns, s->opened_ns);
 	s->from_seq = req->from_sequence;
 	s->next_seq = req->from_sequence != 0 ? req->from_sequence : ring_head(srv->cfg.ring) + 1;
-	filter_init(&s->filter, srv->cfg.symtab, req->symbols, req->n_symbols, req->strategies,
-		    req->n_strategies, req->min_strength);
+	if (filter_init(&s->filter, srv->cfg.symtab, req->symbols, req->n_symbols,
+			req->strategies, req->n_strategies, req->min_strength) < 0)
+		goto fail_lock;
 	none = filter_matches_nothing(&s->filter);
 	if (parking_waiter_init(&s->waiter, !none && s->filter.all_symbols, s->filter.symbols,
-				none ? 0 : s->filter.n_symbols) < 0) {
-		grpc_byte_buffer_destroy(s->send_bb);
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
-		return;
-	}
+				none ? 0 : s->filter.n_symbols) < 0)
+		goto fail_filter;
 	copy_peer(call, s->peer, sizeof(s->peer));
 
 	pthread_mutex_lock(&srv->streams_lock);
@@ -374,12 +373,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 			 " (--max-streams)", srv->cfg.max_streams);
 		log_warn("stream_refused", "peer=%s reason=max_streams limit=%" PRIu64,
 			 log_quote(s->peer, peer, sizeof(peer)), srv->cfg.max_streams);
-		parking_waiter_finish(&s->waiter);
-		grpc_byte_buffer_destroy(s->send_bb);
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		rpc_finish_call(call, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
-		return;
+		goto fail_waiter;
 	}
 	s->id = ++srv->next_id;
 	s->next = srv->streams;
@@ -424,6 +418,18 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	}
 	stream_pump(s);
 	stream_unref_unlock(s);
+	return;
+
+fail_waiter:
+	parking_waiter_finish(&s->waiter);
+fail_filter:
+	filter_finish(&s->filter);
+fail_lock:
+	pthread_mutex_destroy(&s->lock);
+fail_free:
+	free(s);
+fail:
+	rpc_finish_call(call, code, msg);
 }
 
 static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
@@ -507,6 +513,8 @@ static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 	grpc_op op;
 	grpc_call_error err;
 
+	if (s->send_bb == NULL)
+		s->send_bb = grpc_raw_byte_buffer_create(NULL, 0);
 	grpc_slice_buffer_add(&s->send_bb->data.raw.slice_buffer, msg);
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_MESSAGE;

@@ -50,7 +50,7 @@ START_TEST(test_filter)
 	struct filter f;
 	struct ring_meta m = {.symbol = 3, .strategy = STRATEGY_ZSCORE_REVERT, .strength = 0.6};
 
-	filter_init(&f, t, syms, 4, strats, 2, 0.5);
+	ck_assert_int_eq(filter_init(&f, t, syms, 4, strats, 2, 0.5), 0);
 	ck_assert_uint_eq(f.n_symbols, 2);
 	ck_assert(filter_match(&f, &m));
 	m.strength = 0.4;
@@ -63,14 +63,18 @@ START_TEST(test_filter)
 	m.symbol = 2;
 	ck_assert(!filter_match(&f, &m));
 	ck_assert(!filter_matches_nothing(&f));
+	filter_finish(&f);
 
-	filter_init(&f, t, NULL, 0, NULL, 0, 0.0);
+	ck_assert_int_eq(filter_init(&f, t, NULL, 0, NULL, 0, 0.0), 0);
 	ck_assert(filter_match(&f, &m));
-	filter_init(&f, t, none, 1, NULL, 0, 0.0);
+	filter_finish(&f);
+	ck_assert_int_eq(filter_init(&f, t, none, 1, NULL, 0, 0.0), 0);
 	ck_assert(!filter_match(&f, &m));
 	ck_assert(filter_matches_nothing(&f));
-	filter_init(&f, t, NULL, 0, none, 1, 0.0);
+	filter_finish(&f);
+	ck_assert_int_eq(filter_init(&f, t, NULL, 0, none, 1, 0.0), 0);
 	ck_assert(filter_matches_nothing(&f));
+	filter_finish(&f);
 	symtab_destroy(t);
 }
 END_TEST
@@ -233,13 +237,13 @@ START_TEST(test_hub_fanout)
 		sem_init(&c->wake, 0, 0);
 		switch (i % 3) {
 		case 0:
-			filter_init(&c->f, tab, NULL, 0, NULL, 0, 0.0);
+			ck_assert_int_eq(filter_init(&c->f, tab, NULL, 0, NULL, 0, 0.0), 0);
 			break;
 		case 1:
-			filter_init(&c->f, tab, sym_a, 1, strat, 1, 0.0);
+			ck_assert_int_eq(filter_init(&c->f, tab, sym_a, 1, strat, 1, 0.0), 0);
 			break;
 		default:
-			filter_init(&c->f, tab, sym_b, 2, NULL, 0, 0.5);
+			ck_assert_int_eq(filter_init(&c->f, tab, sym_b, 2, NULL, 0, 0.5), 0);
 			break;
 		}
 		ck_assert_int_eq(parking_waiter_init(&c->w, c->f.all_symbols, c->f.symbols,
@@ -278,6 +282,7 @@ START_TEST(test_hub_fanout)
 		ck_assert_uint_eq(cons[i].matched, expect[i]);
 		ck_assert_uint_gt(cons[i].matched, 0);
 		parking_waiter_finish(&cons[i].w);
+		filter_finish(&cons[i].f);
 		sem_destroy(&cons[i].wake);
 	}
 	ck_assert_uint_eq(hub_published(hub), (uint64_t)N_TICKS * PER_TICK);
