@@ -1,5 +1,7 @@
 #include "common/request.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,4 +38,101 @@ int request_validate(const Signals__V1__SignalRequest *req, char *err, size_t er
 	if (rc < 0)
 		return rc;
 	return limits_check_heartbeat_ms(req->heartbeat_ms, err, err_cap);
+}
+
+/* Reads a varint at *p (below end); false when it runs past end or 10 bytes. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Walks the top-level fields and checks each symbols / strategies value that
+ * holds a NUL byte at its full wire length, so limits_check_name() reports
+ * that byte. Stops quietly at anything malformed: protobuf-c rejects it next.
+ */
+static int check_wire_names(const uint8_t *buf, size_t len, char *err, size_t err_cap)
+{
+	/* Field numbers from the generated descriptor, not written again here. */
+	const ProtobufCMessageDescriptor *desc = &signals__v1__signal_request__descriptor;
+	const uint64_t f_symbols =
+		protobuf_c_message_descriptor_get_field_by_name(desc, "symbols")->id;
+	const uint64_t f_strategies =
+		protobuf_c_message_descriptor_get_field_by_name(desc, "strategies")->id;
+	const uint8_t *p = buf, *end = buf + len;
+	size_t n_symbols = 0, n_strategies = 0;
+	char field[40];
+	uint64_t key, n;
+
+	while (p < end && get_varint(&p, end, &key)) {
+		switch (key & 7) {
+		case 0:
+			if (!get_varint(&p, end, &n))
+				return 0;
+			break;
+		case 1:
+			if ((size_t)(end - p) < 8)
+				return 0;
+			p += 8;
+			break;
+		case 5:
+			if ((size_t)(end - p) < 4)
+				return 0;
+			p += 4;
+			break;
+		case 2:
+			if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+				return 0;
+			if (key >> 3 == f_symbols || key >> 3 == f_strategies) {
+				bool sym = key >> 3 == f_symbols;
+				size_t i = sym ? n_symbols++ : n_strategies++;
+
+				if (memchr(p, 0, (size_t)n) != NULL) {
+					snprintf(field, sizeof(field), "%s[%zu]",
+						 sym ? "symbols" : "strategies", i);
+					return limits_check_name(field, (const char *)p, (size_t)n,
+								 sym ? LIMITS_SYMBOL_MAX
+								     : LIMITS_STRATEGY_MAX,
+								 err, err_cap);
+				}
+			}
+			p += n;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int request_decode(const uint8_t *buf, size_t len, Signals__V1__SignalRequest **out, char *err,
+		   size_t err_cap)
+{
+	Signals__V1__SignalRequest *req;
+	int rc;
+
+	*out = NULL;
+	req = signals__v1__signal_request__unpack(NULL, len, buf);
+	if (req == NULL) {
+		snprintf(err, err_cap,
+			 "request: not a valid signals.v1.SignalRequest (protobuf decoding failed)");
+		return -EINVAL;
+	}
+	rc = check_wire_names(buf, len, err, err_cap);
+	if (rc == 0)
+		rc = request_validate(req, err, err_cap);
+	if (rc < 0) {
+		signals__v1__signal_request__free_unpacked(req, NULL);
+		return rc;
+	}
+	*out = req;
+	return 0;
 }

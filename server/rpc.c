@@ -254,20 +254,15 @@ static Signals__V1__SignalRequest *read_request(grpc_call *call, grpc_byte_buffe
 	}
 	all = grpc_byte_buffer_reader_readall(&reader);
 	grpc_byte_buffer_reader_destroy(&reader);
-	if (GRPC_SLICE_LENGTH(all) <= REQUEST_BYTES_MAX)
-		req = signals__v1__signal_request__unpack(NULL, GRPC_SLICE_LENGTH(all),
-							  GRPC_SLICE_START_PTR(all));
+	/* The channel's receive limit is REQUEST_BYTES_MAX: this is a backstop. */
+	if (GRPC_SLICE_LENGTH(all) > REQUEST_BYTES_MAX)
+		snprintf(err, sizeof(err), "request: larger than %d bytes", REQUEST_BYTES_MAX);
+	else
+		request_decode(GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), &req, err,
+			       sizeof(err));
 	grpc_slice_unref(all);
-	if (req == NULL) {
-		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT,
-			    "request: not a valid signals.v1.SignalRequest (protobuf decoding failed)");
-		return NULL;
-	}
-	if (request_validate(req, err, sizeof(err)) < 0) {
+	if (req == NULL)
 		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT, err);
-		signals__v1__signal_request__free_unpacked(req, NULL);
-		return NULL;
-	}
 	return req;
 }
 

@@ -1087,6 +1087,10 @@ class BadRequestTests(ServerTestCase):
          [r"A-Za-z0-9|(?i:charac)|(?i:byte)"]),
         ("empty symbol", dict(symbols=[""]), "symbols", [r"\b15\b"]),
         ("second symbol bad", dict(symbols=["SYM0001", "A B"]), "symbols", []),
+        # Decoded C strings would end at the NUL and pass as "SYM0001".
+        ("NUL inside a symbol", dict(symbols=["SYM0001\x00X"]), "symbols[0]", [r"0x00"]),
+        ("NUL inside a strategy", dict(strategies=["ema-cross\x00"]), "strategies[0]",
+         [r"0x00"]),
         ("65 symbols", dict(symbols=["S%d" % i for i in range(65)]), "symbols", [r"\b64\b"]),
         ("17 strategies", dict(strategies=["s%d" % i for i in range(17)]), "strategies",
          [r"\b16\b"]),

@@ -4,6 +4,7 @@
  * byte for byte.
  */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -277,6 +278,34 @@ START_TEST(test_undecodable_bytes)
 }
 END_TEST
 
+START_TEST(test_request_decode_names_at_wire_length)
+{
+	/* symbols: "SYM1", then "AB\0C"; strategies: "e\0x". */
+	static const uint8_t nul_sym[] = {0x0a, 0x04, 'S', 'Y', 'M', '1', 0x0a, 0x04, 'A', 'B', 0, 'C'};
+	static const uint8_t nul_strat[] = {0x12, 0x03, 'e', 0, 'x'};
+	static const uint8_t ok[] = {0x0a, 0x02, 'A', 'B', 0x28, 0xe8, 0x07};
+	static const uint8_t cut[] = {0x0a, 0x05, 'A'};
+	Signals__V1__SignalRequest *req = (Signals__V1__SignalRequest *)1;
+	char err[192];
+
+	ck_assert_int_eq(request_decode(nul_sym, sizeof(nul_sym), &req, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(req);
+	ck_assert_msg(strstr(err, "symbols[1]") != NULL && strstr(err, "0x00") != NULL, "%s", err);
+	ck_assert_int_eq(request_decode(nul_strat, sizeof(nul_strat), &req, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "strategies[0]") != NULL && strstr(err, "0x00") != NULL, "%s",
+		      err);
+	ck_assert_int_eq(request_decode(cut, sizeof(cut), &req, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "protobuf decoding failed") != NULL, "%s", err);
+
+	ck_assert_int_eq(request_decode(ok, sizeof(ok), &req, err, sizeof(err)), 0);
+	ck_assert_uint_eq(req->n_symbols, 1);
+	ck_assert_str_eq(req->symbols[0], "AB");
+	ck_assert_uint_eq(req->heartbeat_ms, 1000);
+	signals__v1__signal_request__free_unpacked(req, NULL);
+}
+END_TEST
+
 Suite *codec_suite(void);
 Suite *codec_suite(void)
 {
@@ -291,6 +320,7 @@ Suite *codec_suite(void)
 	tcase_add_test(tc, test_unknown_fields_skipped);
 	tcase_add_test(tc, test_overlong_symbol_rejected);
 	tcase_add_test(tc, test_undecodable_bytes);
+	tcase_add_test(tc, test_request_decode_names_at_wire_length);
 	suite_add_tcase(s, tc);
 	return s;
 }
