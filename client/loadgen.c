@@ -18,6 +18,7 @@
 #include "common/grpcrt.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/wire.h"
 
 /*
  * A message that arrives in several slices is copied here to be scanned in
@@ -131,64 +132,6 @@ const char *loadgen_code_name(unsigned code)
 
 /* ---- the message scanner ---- */
 
-static bool scan_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
-{
-	const uint8_t *p = *pp;
-	uint64_t v = 0;
-
-	for (unsigned shift = 0; shift < 64 && p < end; shift += 7) {
-		uint8_t b = *p++;
-
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*pp = p;
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Length-delimited payload: on success [*body, *pp) is the field's bytes. */
-static bool scan_bytes(const uint8_t **pp, const uint8_t *end, const uint8_t **body, size_t *len)
-{
-	uint64_t n;
-
-	if (!scan_varint(pp, end, &n) || n > (uint64_t)(end - *pp))
-		return false;
-	*body = *pp;
-	*len = (size_t)n;
-	*pp += n;
-	return true;
-}
-
-/* Steps over a field we do not need, whatever a newer server put there. */
-static bool skip_field(const uint8_t **pp, const uint8_t *end, unsigned wire_type)
-{
-	const uint8_t *body;
-	uint64_t v;
-	size_t len;
-
-	switch (wire_type) {
-	case 0:
-		return scan_varint(pp, end, &v);
-	case 1:
-		if (end - *pp < 8)
-			return false;
-		*pp += 8;
-		return true;
-	case 2:
-		return scan_bytes(pp, end, &body, &len);
-	case 5:
-		if (end - *pp < 4)
-			return false;
-		*pp += 4;
-		return true;
-	default: /* groups (3, 4) are not proto3; anything else is garbage */
-		return false;
-	}
-}
-
 /* One encoded signals.v1.Signal: fields 1 (sequence), 2 (symbol), 6 (timestamp_ns). */
 static bool scan_signal(const uint8_t *p, const uint8_t *end, struct scanned *out)
 {
@@ -200,25 +143,25 @@ static bool scan_signal(const uint8_t *p, const uint8_t *end, struct scanned *ou
 		uint64_t key, v;
 		size_t len;
 
-		if (!scan_varint(&p, end, &key) || (key >> 3) == 0)
+		if (!wire_varint(&p, end, &key) || (key >> 3) == 0)
 			return false;
 		switch (key) {
 		case (1 << 3) | 0:
-			if (!scan_varint(&p, end, &out->sequence))
+			if (!wire_varint(&p, end, &out->sequence))
 				return false;
 			break;
 		case (2 << 3) | 2:
-			if (!scan_bytes(&p, end, &body, &len))
+			if (!wire_bytes(&p, end, &body, &len))
 				return false;
 			out->has_symbol = len > 0;
 			break;
 		case (6 << 3) | 0:
-			if (!scan_varint(&p, end, &v))
+			if (!wire_varint(&p, end, &v))
 				return false;
 			out->timestamp_ns = (int64_t)v; /* int64 on the wire: two's complement */
 			break;
 		default:
-			if (!skip_field(&p, end, (unsigned)(key & 7)))
+			if (!wire_skip(&p, end, (unsigned)(key & 7)))
 				return false;
 		}
 	}
@@ -278,14 +221,14 @@ static bool scan_message(struct worker *w, struct stream *s, const uint8_t *p, s
 		uint64_t key;
 		size_t n;
 
-		if (!scan_varint(&p, end, &key) || (key >> 3) == 0)
+		if (!wire_varint(&p, end, &key) || (key >> 3) == 0)
 			return false;
 		if (key != ((1 << 3) | 2)) {
-			if (!skip_field(&p, end, (unsigned)(key & 7)))
+			if (!wire_skip(&p, end, (unsigned)(key & 7)))
 				return false;
 			continue;
 		}
-		if (!scan_bytes(&p, end, &body, &n) || !scan_signal(body, body + n, &g))
+		if (!wire_bytes(&p, end, &body, &n) || !scan_signal(body, body + n, &g))
 			return false;
 		on_signal(w, s, &g, now, in_window);
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/limits.h"
+#include "common/wire.h"
 
 int request_validate(const Signals__V1__SignalRequest *req, char *err, size_t err_cap)
 {
@@ -40,20 +41,6 @@ int request_validate(const Signals__V1__SignalRequest *req, char *err, size_t er
 	return limits_check_heartbeat_ms(req->heartbeat_ms, err, err_cap);
 }
 
-/* Reads a varint at *p (below end); false when it runs past end or 10 bytes. */
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 /*
  * Walks the top-level fields and checks each symbols / strategies value that
  * holds a NUL byte at its full wire length, so limits_check_name() reports
@@ -70,45 +57,31 @@ static int check_wire_names(const uint8_t *buf, size_t len, char *err, size_t er
 	const uint8_t *p = buf, *end = buf + len;
 	size_t n_symbols = 0, n_strategies = 0;
 	char field[40];
-	uint64_t key, n;
+	uint64_t key;
 
-	while (p < end && get_varint(&p, end, &key)) {
-		switch (key & 7) {
-		case 0:
-			if (!get_varint(&p, end, &n))
-				return 0;
-			break;
-		case 1:
-			if ((size_t)(end - p) < 8)
-				return 0;
-			p += 8;
-			break;
-		case 5:
-			if ((size_t)(end - p) < 4)
-				return 0;
-			p += 4;
-			break;
-		case 2:
-			if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p))
-				return 0;
-			if (key >> 3 == f_symbols || key >> 3 == f_strategies) {
-				bool sym = key >> 3 == f_symbols;
-				size_t i = sym ? n_symbols++ : n_strategies++;
+	while (p < end && wire_varint(&p, end, &key)) {
+		const uint8_t *body;
+		size_t n;
+		bool sym = key >> 3 == f_symbols;
 
-				if (memchr(p, 0, (size_t)n) != NULL) {
-					snprintf(field, sizeof(field), "%s[%zu]",
-						 sym ? "symbols" : "strategies", i);
-					return limits_check_name(field, (const char *)p, (size_t)n,
-								 sym ? LIMITS_SYMBOL_MAX
-								     : LIMITS_STRATEGY_MAX,
-								 err, err_cap);
-				}
-			}
-			p += n;
-			break;
-		default:
-			return 0;
+		if ((key & 7) != 2 || (!sym && key >> 3 != f_strategies)) {
+			if (!wire_skip(&p, end, (unsigned)(key & 7)))
+				return 0;
+			continue;
 		}
+		if (!wire_bytes(&p, end, &body, &n))
+			return 0;
+		if (memchr(body, 0, n) != NULL) {
+			snprintf(field, sizeof(field), "%s[%zu]", sym ? "symbols" : "strategies",
+				 sym ? n_symbols : n_strategies);
+			return limits_check_name(field, (const char *)body, n,
+						 sym ? LIMITS_SYMBOL_MAX : LIMITS_STRATEGY_MAX, err,
+						 err_cap);
+		}
+		if (sym)
+			n_symbols++;
+		else
+			n_strategies++;
 	}
 	return 0;
 }

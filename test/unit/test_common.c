@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "common/wire.h"
 
 START_TEST(test_parse_u64)
 {
@@ -108,6 +109,47 @@ START_TEST(test_sleep_until)
 }
 END_TEST
 
+START_TEST(test_wire)
+{
+	static const uint8_t max[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t eleven[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t cut[] = {0x80, 0x80};
+	static const uint8_t str[] = {0x03, 'a', 'b', 'c', 0x7f};
+	static const uint8_t short_str[] = {0x04, 'a', 'b', 'c'};
+	const uint8_t *p, *body;
+	uint64_t v;
+	size_t len;
+
+	p = max;
+	ck_assert(wire_varint(&p, max + sizeof(max), &v));
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_ptr_eq(p, max + sizeof(max));
+	p = eleven;
+	ck_assert(!wire_varint(&p, eleven + sizeof(eleven), &v));
+	ck_assert_ptr_eq(p, eleven); /* untouched on failure */
+	p = cut;
+	ck_assert(!wire_varint(&p, cut + sizeof(cut), &v));
+
+	p = str;
+	ck_assert(wire_bytes(&p, str + sizeof(str), &body, &len));
+	ck_assert_uint_eq(len, 3);
+	ck_assert_ptr_eq(body, str + 1);
+	ck_assert_ptr_eq(p, str + 4);
+	p = short_str;
+	ck_assert(!wire_bytes(&p, short_str + sizeof(short_str), &body, &len));
+
+	p = str;
+	ck_assert(wire_skip(&p, str + sizeof(str), 2));
+	ck_assert(wire_skip(&p, str + sizeof(str), 0)); /* the 0x7f varint */
+	ck_assert_ptr_eq(p, str + sizeof(str));
+	p = str;
+	ck_assert(!wire_skip(&p, str + sizeof(str), 1)); /* 8 bytes: only 5 there */
+	ck_assert(!wire_skip(&p, str + sizeof(str), 3)); /* groups are not proto3 */
+	ck_assert(!wire_skip(&p, str + sizeof(str), 6));
+}
+END_TEST
+
 Suite *common_suite(void);
 Suite *common_suite(void)
 {
@@ -121,6 +163,7 @@ Suite *common_suite(void)
 	tcase_add_test(tc, test_log_helpers);
 	tcase_add_test(tc, test_rfc3339);
 	tcase_add_test(tc, test_sleep_until);
+	tcase_add_test(tc, test_wire);
 	suite_add_tcase(s, tc);
 	return s;
 }
