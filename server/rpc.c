@@ -30,6 +30,7 @@
 #include "server/rpc_slices.h"
 
 #define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
+_Static_assert(ACCEPTS_PER_METHOD <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define GENERIC_ACCEPTS 2
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define REQUEST_BYTES_MAX 65536
@@ -47,12 +48,6 @@ static const char *const method_paths[METHOD_COUNT] = {
 };
 
 #define OWNER RPC_OWNER
-
-struct accept_slot {
-	struct rpc_accept acc;
-	struct rpc_server *srv;
-	enum method method;
-};
 
 struct generic_slot {
 	struct rpc_tag tag;
@@ -103,8 +98,7 @@ struct rpc_server {
 	struct rpc_config cfg;
 	grpc_server *server;
 	grpc_completion_queue *cq;
-	void *methods[METHOD_COUNT];
-	struct accept_slot accepts[METHOD_COUNT][ACCEPTS_PER_METHOD];
+	struct rpc_method methods[METHOD_COUNT];
 	struct generic_slot generics[GENERIC_ACCEPTS];
 	struct rpc_health *health;
 	struct rpc_reflection *reflection;
@@ -427,10 +421,9 @@ fail:
 	rpc_finish_call(call, code, msg);
 }
 
-static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
+static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload)
 {
-	struct accept_slot *a = OWNER(acc, struct accept_slot, acc);
-	struct rpc_server *srv = a->srv;
+	struct rpc_server *srv = m->ctx;
 	Signals__V1__SignalRequest *req;
 
 	req = read_request(call, payload);
@@ -439,7 +432,7 @@ static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer 
 	if (atomic_load(&srv->shutting_down))
 		rpc_finish_call(call, GRPC_STATUS_UNAVAILABLE, "shutting down");
 	else
-		start_stream(srv, a->method, call, req);
+		start_stream(srv, (enum method)m->kind, call, req);
 	signals__v1__signal_request__free_unpacked(req, NULL);
 }
 
@@ -872,8 +865,16 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 	srv->server = grpc_server_create(&chargs, NULL);
 	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
 	for (int m = 0; m < METHOD_COUNT; m++) {
-		srv->methods[m] = grpc_server_register_method(
-			srv->server, method_paths[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		srv->methods[m] = (struct rpc_method){
+			.path = method_paths[m],
+			.payload = true,
+			.n_slots = ACCEPTS_PER_METHOD,
+			.on_call = on_accept,
+			.ctx = srv,
+			.kind = m,
+		};
+		/* Cannot fail: the paths are distinct and registered first. */
+		rpc_method_register(&srv->methods[m], &(struct rpc_host){srv->server, srv->cq});
 	}
 	creds = grpc_insecure_server_credentials_create();
 	*port = grpc_server_add_http2_port(srv->server, cfg->listen, creds);
@@ -915,23 +916,8 @@ int rpc_server_start(struct rpc_server *srv)
 	int rc;
 
 	grpc_server_start(srv->server);
-	for (int m = 0; m < METHOD_COUNT; m++) {
-		for (int i = 0; i < ACCEPTS_PER_METHOD; i++) {
-			struct accept_slot *a = &srv->accepts[m][i];
-
-			a->acc = (struct rpc_accept){
-				.server = srv->server,
-				.cq = srv->cq,
-				.method = srv->methods[m],
-				.path = method_paths[m],
-				.payload = true,
-				.on_call = on_accept,
-			};
-			a->srv = srv;
-			a->method = (enum method)m;
-			rpc_accept_arm(&a->acc);
-		}
-	}
+	for (int m = 0; m < METHOD_COUNT; m++)
+		rpc_method_start(&srv->methods[m]);
 	for (int i = 0; i < GENERIC_ACCEPTS; i++) {
 		srv->generics[i].tag.done = generic_done;
 		srv->generics[i].srv = srv;

@@ -31,6 +31,7 @@
 #include "server/rpc_internal.h"
 
 #define HEALTH_ACCEPTS 2          /* request_registered_calls kept armed per method */
+_Static_assert(HEALTH_ACCEPTS <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define HEALTH_WATCHES_MAX 1024   /* open Watch calls; beyond: RESOURCE_EXHAUSTED */
 #define HEALTH_REQUEST_BYTES_MAX 4096
 /* How long shutdown waits for watchers to be handed NOT_SERVING: a watcher
@@ -60,12 +61,6 @@ static const char *const health_paths[HEALTH_METHODS] = {
 	"/grpc.health.v1.Health/Watch",
 };
 
-struct health_slot {
-	struct rpc_accept acc;
-	struct rpc_health *h;
-	enum health_method method;
-};
-
 /* A Check's answer in flight: message, status and close in one batch. */
 struct check_reply {
 	struct rpc_tag tag;
@@ -91,10 +86,7 @@ struct watch {
 };
 
 struct rpc_health {
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	void *methods[HEALTH_METHODS];
-	struct health_slot slots[HEALTH_METHODS][HEALTH_ACCEPTS];
+	struct rpc_method methods[HEALTH_METHODS];
 	pthread_mutex_t lock;  /* everything below, and every watch's state */
 	pthread_cond_t cond;   /* a watch got its final status or ended (CLOCK_MONOTONIC) */
 	int status[N_SERVICES];
@@ -380,16 +372,14 @@ out:
 
 /* ---- completions ---- */
 
-static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
+static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload)
 {
-	struct health_slot *a = RPC_OWNER(acc, struct health_slot, acc);
-
 	/* Slots stay armed through our own shutdown: a Check that still gets
 	 * in must hear NOT_SERVING. The core fails them once it stops. */
-	if (a->method == HEALTH_CHECK)
-		on_check(a->h, call, payload);
+	if (m->kind == HEALTH_CHECK)
+		on_check(m->ctx, call, payload);
 	else
-		on_watch(a->h, call, payload);
+		on_watch(m->ctx, call, payload);
 }
 
 static void check_done(struct rpc_tag *tag, bool ok)
@@ -450,8 +440,6 @@ struct rpc_health *rpc_health_create(const struct rpc_host *host)
 
 	if (h == NULL)
 		return NULL;
-	h->server = host->server;
-	h->cq = host->cq;
 	for (size_t i = 0; i < N_SERVICES; i++)
 		h->status[i] = NOT_SERVING; /* until the server starts */
 	rc = -pthread_mutex_init(&h->lock, NULL);
@@ -469,12 +457,17 @@ struct rpc_health *rpc_health_create(const struct rpc_host *host)
 	if (rc < 0)
 		goto fail_mutex;
 	for (int m = 0; m < HEALTH_METHODS; m++) {
-		h->methods[m] = grpc_server_register_method(
-			h->server, health_paths[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-		if (h->methods[m] == NULL) {
-			rc = -EEXIST; /* the core refuses a path registered twice */
+		h->methods[m] = (struct rpc_method){
+			.path = health_paths[m],
+			.payload = true,
+			.n_slots = HEALTH_ACCEPTS,
+			.on_call = on_accept,
+			.ctx = h,
+			.kind = m,
+		};
+		rc = rpc_method_register(&h->methods[m], host);
+		if (rc < 0)
 			goto fail_cond;
-		}
 	}
 	return h;
 
@@ -496,23 +489,8 @@ void rpc_health_start(struct rpc_health *h)
 			h->status[i] = SERVING;
 	}
 	pthread_mutex_unlock(&h->lock);
-	for (int m = 0; m < HEALTH_METHODS; m++) {
-		for (int i = 0; i < HEALTH_ACCEPTS; i++) {
-			struct health_slot *a = &h->slots[m][i];
-
-			a->acc = (struct rpc_accept){
-				.server = h->server,
-				.cq = h->cq,
-				.method = h->methods[m],
-				.path = health_paths[m],
-				.payload = true,
-				.on_call = on_accept,
-			};
-			a->h = h;
-			a->method = (enum health_method)m;
-			rpc_accept_arm(&a->acc);
-		}
-	}
+	for (int m = 0; m < HEALTH_METHODS; m++)
+		rpc_method_start(&h->methods[m]);
 }
 
 /* Every watcher has its final status (or is gone). Under h->lock. */

@@ -30,23 +30,18 @@ struct rpc_host {
 	grpc_completion_queue *cq;
 };
 
+#define RPC_METHOD_SLOTS_MAX 8
+
+struct rpc_method;
+
 /*
- * One grpc_server_request_registered_call kept armed for a method. On each
- * accepted call it re-arms first (the next caller is not kept waiting),
- * then hands the call, and its first message when the method was registered
- * with GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, to on_call(), which owns
- * the call; the message is destroyed once on_call() returns. A failed
- * completion means the server is stopping: the slot then stays idle.
- * Owners embed it and find themselves with RPC_OWNER().
+ * One grpc_server_request_registered_call kept armed for a method, private
+ * to rpc_accept.c: on each accepted call it re-arms first (the next caller
+ * is not kept waiting), then hands the call to its method's on_call(). A
+ * failed completion means the server is stopping: the slot stays idle.
  */
 struct rpc_accept {
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	void *method;     /* from grpc_server_register_method() */
-	const char *path; /* for logs */
-	bool payload;     /* the method reads its first message at accept */
-	void (*on_call)(struct rpc_accept *a, grpc_call *call, grpc_byte_buffer *payload);
-	/* the pending request, private to rpc_accept.c */
+	struct rpc_method *m;
 	struct rpc_tag tag;
 	grpc_call *call;
 	gpr_timespec deadline;
@@ -54,8 +49,32 @@ struct rpc_accept {
 	grpc_byte_buffer *first;
 };
 
-/* Arms `a`, whose public fields are set. */
-void rpc_accept_arm(struct rpc_accept *a);
+/*
+ * A registered method of a service and the calls kept armed for it. The
+ * owner sets the public fields, registers it before the server starts and
+ * starts it after. on_call() owns the call; `payload` is the first message
+ * when the method reads it at accept (else NULL, as when the client sent
+ * none), destroyed once on_call() returns.
+ */
+struct rpc_method {
+	const char *path;
+	bool payload;      /* read the first message at accept */
+	unsigned n_slots;  /* calls kept armed, 1..RPC_METHOD_SLOTS_MAX */
+	void (*on_call)(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload);
+	void *ctx;         /* the owner's */
+	int kind;          /* the owner's: which of its methods this is */
+	/* private to rpc_accept.c */
+	grpc_server *server;
+	grpc_completion_queue *cq;
+	void *handle;
+	struct rpc_accept slots[RPC_METHOD_SLOTS_MAX];
+};
+
+/* Registers m->path with the host's server: 0, or -EEXIST when the core
+ * refuses it (a path registered twice). Before grpc_server_start(). */
+int rpc_method_register(struct rpc_method *m, const struct rpc_host *host);
+/* Arms its n_slots calls. After grpc_server_start(). */
+void rpc_method_start(struct rpc_method *m);
 
 /* Answers `call` with a status and no message, then releases the call. */
 void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg);

@@ -42,6 +42,7 @@
 #include <grpc/slice.h>
 
 #include "common/log.h"
+#include "common/wire.h"
 #include "server/descriptor.pb-c.h"
 #include "server/reflection.pb-c.h"
 #include "server/rpc_internal.h"
@@ -52,6 +53,7 @@ extern const unsigned char rpc_reflection_descriptor_set[];
 extern const size_t rpc_reflection_descriptor_set_len;
 
 #define REFL_ACCEPTS 2         /* request_registered_calls kept armed per method */
+_Static_assert(REFL_ACCEPTS <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define REFL_STREAMS_MAX 64    /* open reflection streams; beyond: RESOURCE_EXHAUSTED */
 #define REFL_REQUEST_BYTES_MAX 4096
 
@@ -124,12 +126,6 @@ struct refl_index {
 
 /* ---- streams ---- */
 
-struct refl_slot {
-	struct rpc_accept acc;
-	struct rpc_reflection *r;
-	enum refl_api api;
-};
-
 struct refl_stream {
 	struct rpc_tag t_close, t_recv, t_send, t_status;
 	struct rpc_reflection *r;
@@ -150,10 +146,7 @@ struct refl_stream {
 };
 
 struct rpc_reflection {
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	void *methods[REFL_APIS];
-	struct refl_slot slots[REFL_APIS][REFL_ACCEPTS];
+	struct rpc_method methods[REFL_APIS];
 	struct refl_index index;
 	pthread_mutex_t lock;  /* everything below, and every stream's state */
 	bool shutting_down;
@@ -186,65 +179,21 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		uint8_t b;
-
-		if (*p == end)
-			return -EINVAL;
-		b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /*
  * The next FileDescriptorSet.file (field 1) from *p: 1 found (its bytes in
  * *data, *len), 0 at the end, -EINVAL malformed. Other fields are skipped.
  */
 static int next_file(const uint8_t **p, const uint8_t *end, const uint8_t **data, size_t *len)
 {
-	uint64_t key, v;
+	uint64_t key;
 
 	while (*p < end) {
-		if (read_varint(p, end, &key) < 0)
+		if (!wire_varint(p, end, &key))
 			return -EINVAL;
-		switch (key & 7) {
-		case 0: /* varint */
-			if (read_varint(p, end, &v) < 0)
-				return -EINVAL;
-			break;
-		case 1: /* 64-bit */
-			if (end - *p < 8)
-				return -EINVAL;
-			*p += 8;
-			break;
-		case 5: /* 32-bit */
-			if (end - *p < 4)
-				return -EINVAL;
-			*p += 4;
-			break;
-		case 2: /* length-delimited */
-			if (read_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
-				return -EINVAL;
-			if (key >> 3 == 1) {
-				*data = *p;
-				*len = (size_t)v;
-				*p += v;
-				return 1;
-			}
-			*p += v;
-			break;
-		default:
+		if (key == ((1u << 3) | 2))
+			return wire_bytes(p, end, data, len) ? 1 : -EINVAL;
+		if (!wire_skip(p, end, (unsigned)(key & 7)))
 			return -EINVAL;
-		}
 	}
 	return 0;
 }
@@ -826,12 +775,10 @@ static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api
 
 /* ---- completions ---- */
 
-static void on_accept(struct rpc_accept *acc, grpc_call *call, grpc_byte_buffer *payload)
+static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload)
 {
-	struct refl_slot *a = RPC_OWNER(acc, struct refl_slot, acc);
-
 	(void)payload; /* bidirectional: requests are read one by one */
-	on_open(a->r, call, a->api);
+	on_open(m->ctx, call, (enum refl_api)m->kind);
 }
 
 static void close_done(struct rpc_tag *tag, bool ok)
@@ -904,8 +851,6 @@ struct rpc_reflection *rpc_reflection_create(const struct rpc_host *host)
 
 	if (r == NULL)
 		return NULL;
-	r->server = host->server;
-	r->cq = host->cq;
 	rc = index_build(&r->index, rpc_reflection_descriptor_set,
 			 rpc_reflection_descriptor_set_len);
 	if (rc < 0) {
@@ -928,12 +873,17 @@ struct rpc_reflection *rpc_reflection_create(const struct rpc_host *host)
 	if (rc < 0)
 		goto fail_index;
 	for (int a = 0; a < REFL_APIS; a++) {
-		r->methods[a] = grpc_server_register_method(r->server, api_paths[a], NULL,
-							    GRPC_SRM_PAYLOAD_NONE, 0);
-		if (r->methods[a] == NULL) {
-			rc = -EEXIST; /* the core refuses a path registered twice */
+		r->methods[a] = (struct rpc_method){
+			.path = api_paths[a],
+			.payload = false,
+			.n_slots = REFL_ACCEPTS,
+			.on_call = on_accept,
+			.ctx = r,
+			.kind = a,
+		};
+		rc = rpc_method_register(&r->methods[a], host);
+		if (rc < 0)
 			goto fail_mutex;
-		}
 	}
 	log_debug("reflection_index", "files=%zu symbols=%zu bytes=%zu", r->index.n_files,
 		  r->index.n_symbols, rpc_reflection_descriptor_set_len);
@@ -951,23 +901,8 @@ fail_free:
 
 void rpc_reflection_start(struct rpc_reflection *r)
 {
-	for (int a = 0; a < REFL_APIS; a++) {
-		for (int i = 0; i < REFL_ACCEPTS; i++) {
-			struct refl_slot *slot = &r->slots[a][i];
-
-			slot->acc = (struct rpc_accept){
-				.server = r->server,
-				.cq = r->cq,
-				.method = r->methods[a],
-				.path = api_paths[a],
-				.payload = false,
-				.on_call = on_accept,
-			};
-			slot->r = r;
-			slot->api = (enum refl_api)a;
-			rpc_accept_arm(&slot->acc);
-		}
-	}
+	for (int a = 0; a < REFL_APIS; a++)
+		rpc_method_start(&r->methods[a]);
 }
 
 void rpc_reflection_shutdown(struct rpc_reflection *r)
