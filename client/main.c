@@ -5,13 +5,13 @@
  */
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "client/cli.h"
 #include "client/stats.h"
 #include "client/subscribe.h"
 #include "common/log.h"
+#include "common/stopsig.h"
 #include "sigstream_version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -31,24 +31,6 @@ static void on_stop_signal(int sig)
 		_exit(CLI_EXIT_INTERRUPTED);
 	}
 	stop_requested = sig;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	/* A closed stdout shows up as EPIPE from write(2), handled as a normal end. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		return -1;
-	/* SA_RESTART: gRPC's threads may take the signal; their system calls just resume. */
-	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		return -1;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -73,7 +55,7 @@ int main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	log_set_level(o.log_level);
-	if (install_signals() < 0) {
+	if (stopsig_install(on_stop_signal) < 0) {
 		perror("sigstream: sigaction");
 		return CLI_EXIT_ERROR;
 	}

@@ -18,6 +18,7 @@
 #include "client/loadgen.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/stopsig.h"
 #include "common/timeutil.h"
 
 #define EXIT_USAGE 2
@@ -65,23 +66,6 @@ static volatile sig_atomic_t stop_requested;
 static void on_stop_signal(int sig)
 {
 	stop_requested = sig;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		return -1;
-	/* SA_RESTART: gRPC's threads may take the signal; their system calls just resume. */
-	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		return -1;
-	return 0;
 }
 
 static int parse_count(const char *flag, const char *text, uint64_t max, unsigned *out)
@@ -373,7 +357,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try 'sigbench --help'.\n");
 		return EXIT_USAGE;
 	}
-	if (install_signals() < 0) {
+	if (stopsig_install(on_stop_signal) < 0) {
 		perror("sigbench: sigaction");
 		return 1;
 	}
