@@ -223,9 +223,10 @@ class Server:
     """
 
     def __init__(self, args=(), env=None, listen="127.0.0.1:0", log_level="debug",
-                 start_timeout=10.0, exe=None):
+                 start_timeout=10.0, exe=None, wrapper=()):
         self.exe = exe or server_binary()
-        self.argv = [self.exe]
+        # `wrapper`: a command the server runs under, e.g. valgrind and its flags.
+        self.argv = [str(w) for w in wrapper] + [self.exe]
         if listen is not None:
             self.argv += ["--listen", listen]
         if log_level is not None:
