@@ -61,6 +61,7 @@ struct stream {
 	bool status_from_grpc; /* `details` is ours to unref */
 	bool early;            /* ended before the run did */
 	bool got_message;
+	int64_t started_rt;    /* when the call was started (realtime ns) */
 	bool decode_failed;
 	bool aborted;          /* gRPC refused an operation: we cancelled the call */
 };
@@ -82,6 +83,7 @@ struct worker {
 	uint64_t errors_by_code[LOADGEN_CODES];
 	char error_details[LOADGEN_CODES][LOADGEN_DETAILS_MAX];
 	struct histogram latency;
+	struct histogram first; /* call start -> first message, ns */
 	uint8_t scratch[SCRATCH_MAX];
 };
 
@@ -415,6 +417,7 @@ static int stream_start(struct worker *w, struct stream *s, size_t i)
 	grpc_op status_op = {.op = GRPC_OP_RECV_STATUS_ON_CLIENT};
 
 	s->w = w;
+	s->started_rt = timeutil_realtime_ns();
 	payload = grpc_slice_from_copied_buffer((const char *)req, encode_request(run->cfg, i, req));
 	s->send_buf = grpc_raw_byte_buffer_create(&payload, 1);
 	grpc_slice_unref(payload);
@@ -484,6 +487,8 @@ static void on_message(struct worker *w, struct stream *s, bool ok, int64_t now)
 			grpc_byte_buffer_destroy(bb);
 		return;
 	}
+	if (!s->got_message)
+		histogram_record(&w->first, now > s->started_rt ? (uint64_t)(now - s->started_rt) : 0);
 	s->got_message = true;
 	/* The next read goes in first, so gRPC can fill it while we scan this one. */
 	if (!w->stopping && !s->status_done && start_recv(s) < 0)
@@ -681,6 +686,7 @@ static void collect(struct run *run, struct loadgen_result *res)
 		res->errors += w->errors;
 		res->cut += w->cut;
 		histogram_merge(&res->latency, &w->latency);
+		histogram_merge(&res->first, &w->first);
 		for (unsigned c = 0; c < LOADGEN_CODES; c++) {
 			res->errors_by_code[c] += w->errors_by_code[c];
 			if (res->error_details[c][0] == '\0')
@@ -700,6 +706,7 @@ int loadgen_run(const struct loadgen_config *cfg, struct loadgen_result *res)
 
 	memset(res, 0, sizeof(*res));
 	histogram_reset(&res->latency);
+	histogram_reset(&res->first);
 	if (check_config(cfg) < 0)
 		return -EINVAL;
 	run.check_gaps = cfg->filter == LOADGEN_FILTER_ALL;
@@ -728,6 +735,7 @@ int loadgen_run(const struct loadgen_config *cfg, struct loadgen_result *res)
 		w->index = t;
 		w->sample_left = cfg->sample;
 		histogram_reset(&w->latency);
+		histogram_reset(&w->first);
 		w->cq = grpc_completion_queue_create_for_next(NULL);
 		if (w->cq == NULL) {
 			rc = -EIO;

@@ -67,6 +67,9 @@ struct loadgen_result {
 	uint64_t messages;   /* gRPC messages (one per signal, or one per batch) */
 	struct histogram latency; /* ns, every sample-th delivery */
 	double window_s;     /* the window's length (shorter when stopped early) */
+	/* Over the whole run: each stream's wait from starting its call to its
+	 * first message (a signal or a heartbeat), ns. */
+	struct histogram first;
 	double cpu_s;        /* this process's utime + stime over the window */
 	/* Over the whole run. */
 	uint64_t heartbeats;

@@ -52,7 +52,8 @@ static const char usage[] =
 	"sequences that do not increase) errors= (streams that ended before the run,\n"
 	"by status on stderr) cut= (those of them that had received messages)\n"
 	"messages= (gRPC messages) client_cpu_us_per_msg= (this process's CPU per\n"
-	"signal over the window).\n"
+	"signal over the window) first_msg_p50_us= first_msg_max_us= (each stream's\n"
+	"wait from starting its call to its first message, over the whole run).\n"
 	"Exit status: 0 when the run completed (whatever it measured), 1 when it\n"
 	"could not run, 2 on a bad option.\n";
 
@@ -300,12 +301,13 @@ static void print_json(const struct options *o, const struct loadgen_result *r, 
 	       ",\"heartbeats\":%" PRIu64 ",\"rate\":%.1f,\"latency_samples\":%" PRIu64
 	       ",\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f"
 	       ",\"gaps\":%" PRIu64 ",\"started\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"cut\":%" PRIu64 ",\"client_cpu_s\":%.3f,\"client_cpu_us_per_msg\":",
+	       ",\"cut\":%" PRIu64 ",\"first_msg_p50_us\":%.1f,\"first_msg_max_us\":%.1f"
+	       ",\"client_cpu_s\":%.3f,\"client_cpu_us_per_msg\":",
 	       cfg->streams, cfg->conns, cfg->threads, cfg->sample, r->window_s, r->deliveries,
 	       r->messages, r->heartbeats, rate, h->total, us(histogram_percentile(h, 50)),
 	       us(histogram_percentile(h, 90)), us(histogram_percentile(h, 99)),
 	       us(histogram_percentile(h, 99.9)), us(h->max), r->gaps, r->started, r->errors,
-	       r->cut, r->cpu_s);
+	       r->cut, us(histogram_percentile(&r->first, 50)), us(r->first.max), r->cpu_s);
 	if (r->deliveries > 0)
 		printf("%.3f", cpu_per_msg);
 	else
@@ -335,11 +337,12 @@ static void print_summary(const struct options *o, const struct loadgen_result *
 		snprintf(cpu, sizeof(cpu), "-");
 	printf("streams=%u msgs=%" PRIu64 " rate=%.1f/s p50_us=%.1f p90_us=%.1f p99_us=%.1f"
 	       " p999_us=%.1f max_us=%.1f gaps=%" PRIu64 " errors=%" PRIu64 " cut=%" PRIu64
-	       " messages=%" PRIu64 " client_cpu_us_per_msg=%s\n",
+	       " messages=%" PRIu64 " client_cpu_us_per_msg=%s first_msg_p50_us=%.1f"
+	       " first_msg_max_us=%.1f\n",
 	       o->cfg.streams, r->deliveries, rate, us(histogram_percentile(h, 50)),
 	       us(histogram_percentile(h, 90)), us(histogram_percentile(h, 99)),
 	       us(histogram_percentile(h, 99.9)), us(h->max), r->gaps, r->errors, r->cut,
-	       r->messages, cpu);
+	       r->messages, cpu, us(histogram_percentile(&r->first, 50)), us(r->first.max));
 }
 
 int main(int argc, char **argv)

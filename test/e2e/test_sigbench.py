@@ -28,7 +28,8 @@ SUMMARY_RE = re.compile(
     r" p50_us=(?P<p50>[\d.]+) p90_us=(?P<p90>[\d.]+) p99_us=(?P<p99>[\d.]+)"
     r" p999_us=(?P<p999>[\d.]+) max_us=(?P<max>[\d.]+) gaps=(?P<gaps>\d+)"
     r" errors=(?P<errors>\d+) cut=(?P<cut>\d+) messages=(?P<messages>\d+)"
-    r" client_cpu_us_per_msg=(?P<cpu>[\d.]+|-)$")
+    r" client_cpu_us_per_msg=(?P<cpu>[\d.]+|-)"
+    r" first_msg_p50_us=(?P<first_p50>[\d.]+) first_msg_max_us=(?P<first_max>[\d.]+)$")
 
 
 def sigbench_binary():
@@ -89,6 +90,8 @@ class SigbenchTests(unittest.TestCase):
         self.assertLessEqual(float(m["p50"]), float(m["p99"]))
         self.assertLessEqual(float(m["p99"]), float(m["max"]))
         self.assertNotEqual(m["cpu"], "-")
+        self.assertGreater(float(m["first_p50"]), 0)
+        self.assertLessEqual(float(m["first_p50"]), float(m["first_max"]))
 
     def test_summary_batches(self):
         m, err = self.summary(["--batches"])
@@ -117,8 +120,11 @@ class SigbenchTests(unittest.TestCase):
         # Every second delivery is sampled.
         self.assertLessEqual(abs(obj["latency_samples"] - obj["msgs"] // 2), 4)
         for k in ("rate", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
-                  "client_cpu_us_per_msg", "window_s"):
+                  "client_cpu_us_per_msg", "window_s", "first_msg_p50_us", "first_msg_max_us"):
             self.assertIsInstance(obj[k], (int, float), k)
+        # Every stream got a first message, after some time, the slowest last.
+        self.assertGreater(obj["first_msg_p50_us"], 0)
+        self.assertGreaterEqual(obj["first_msg_max_us"], obj["first_msg_p50_us"])
 
     def test_refused_streams_are_errors(self):
         # A name the contract rejects would be refused by sigbench itself;
