@@ -63,7 +63,8 @@ void rpc_slices_destroy(struct rpc_slices *w)
 grpc_slice rpc_slices_get(struct rpc_slices *w, uint64_t seq, const uint8_t *bytes, size_t len)
 {
 	struct slot *slot = &w->slots[seq & w->mask];
-	pthread_mutex_t *lock = &w->locks[seq % LOCKS];
+	/* By slot, not by sequence: the signals sharing a slot share its lock. */
+	pthread_mutex_t *lock = &w->locks[(seq & w->mask) % LOCKS];
 	grpc_slice old = grpc_empty_slice(), out;
 	bool drop_old = false;
 
