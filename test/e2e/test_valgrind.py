@@ -93,6 +93,10 @@ class ValgrindTests(unittest.TestCase):
         summary = "\n".join(line for line in log.splitlines() if line.startswith("=="))
         self.assertEqual(code, 0, "exit code (99: valgrind found errors or leaks):\n"
                          + summary[-4000:])
+        # The verdict lines, for the test log.
+        sys.stderr.write("\n".join(line for line in summary.splitlines()
+                                   if re.search(r"SUMMARY|lost:|reachable:|in use at exit", line))
+                         + "\n")
         self.assertRegex(log, r"ERROR SUMMARY: 0 errors")
         self.assertNotRegex(log, r"definitely lost: [1-9]")
 
