@@ -57,13 +57,6 @@ struct generic_slot {
 	grpc_metadata_array md;
 };
 
-/* A call answered with a status and nothing else. */
-struct oneshot {
-	struct rpc_tag tag;
-	grpc_call *call;
-	int cancelled;
-};
-
 struct stream {
 	struct parking_waiter waiter;
 	struct rpc_tag t_send, t_wake, t_close, t_status;
@@ -122,7 +115,6 @@ struct rpc_server {
 };
 
 static void stream_pump(struct stream *s);
-static void oneshot_done(struct rpc_tag *tag, bool ok);
 static void send_done(struct rpc_tag *tag, bool ok);
 static void wake_done(struct rpc_tag *tag, bool ok);
 static void close_done(struct rpc_tag *tag, bool ok);
@@ -156,38 +148,6 @@ static void copy_peer(grpc_call *call, char *buf, size_t cap)
 
 	snprintf(buf, cap, "%s", peer != NULL ? peer : "?");
 	gpr_free(peer);
-}
-
-/* Answers `call` with a status and no message, then releases it. */
-void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg)
-{
-	struct oneshot *o = calloc(1, sizeof(*o));
-	grpc_slice details = grpc_slice_from_copied_string(msg);
-	grpc_op ops[3];
-	grpc_call_error err;
-
-	if (o == NULL) {
-		grpc_call_cancel_with_status(call, code, msg, NULL);
-		grpc_call_unref(call);
-		grpc_slice_unref(details);
-		return;
-	}
-	o->tag.done = oneshot_done;
-	o->call = call;
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	ops[1].data.send_status_from_server.status = code;
-	ops[1].data.send_status_from_server.status_details = &details;
-	ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[2].data.recv_close_on_server.cancelled = &o->cancelled;
-	err = grpc_call_start_batch(call, ops, 3, &o->tag, NULL);
-	grpc_slice_unref(details);
-	if (err != GRPC_CALL_OK) {
-		log_error("call_error", "op=finish code=%d", (int)err);
-		grpc_call_unref(call);
-		free(o);
-	}
 }
 
 /* ---- accepting ---- */
@@ -316,7 +276,6 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	struct stream *s = NULL;
 	uint64_t oldest = ring_oldest(srv->cfg.ring);
 	grpc_metadata epoch_md;
-	grpc_op ops[2];
 	char msg[192] = "server out of memory", peer[128];
 	grpc_status_code code = GRPC_STATUS_RESOURCE_EXHAUSTED;
 	grpc_call_error err;
@@ -390,15 +349,9 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	 * the call is over, whoever ends it. */
 	epoch_md.key = grpc_slice_from_static_string("sigstream-epoch");
 	epoch_md.value = grpc_slice_from_static_string(srv->cfg.epoch);
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[0].data.send_initial_metadata.count = 1;
-	ops[0].data.send_initial_metadata.metadata = &epoch_md;
-	ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[1].data.recv_close_on_server.cancelled = &s->cancelled;
 	pthread_mutex_lock(&s->lock);
 	s->refs = 2; /* the close batch, and this function until it unlocks */
-	err = grpc_call_start_batch(call, ops, 2, &s->t_close, NULL);
+	err = rpc_call_open(call, &epoch_md, 1, &s->cancelled, &s->t_close);
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=start_stream code=%d", (int)err);
 		s->refs--;
@@ -498,20 +451,15 @@ static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *c
 /* Sends `msg`, whose reference it takes. */
 static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 {
-	grpc_op op;
 	grpc_call_error err;
 
 	if (s->send_bb == NULL)
 		s->send_bb = grpc_raw_byte_buffer_create(NULL, 0);
 	grpc_slice_buffer_add(&s->send_bb->data.raw.slice_buffer, msg);
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_MESSAGE;
-	op.flags = flags;
-	op.data.send_message.send_message = s->send_bb;
 	s->refs++;
 	s->send_in_flight = true;
 	atomic_store_explicit(&s->last_send_ns, timeutil_monotonic_ns(), memory_order_relaxed);
-	err = grpc_call_start_batch(s->call, &op, 1, &s->t_send, NULL);
+	err = rpc_call_send(s->call, s->send_bb, flags, &s->t_send);
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=send id=%" PRIu64 " code=%d", s->id, (int)err);
 		grpc_slice_buffer_reset_and_unref(&s->send_bb->data.raw.slice_buffer);
@@ -526,19 +474,12 @@ static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 static void stream_finish(struct stream *s, grpc_status_code code, const char *reason,
 			  const char *msg)
 {
-	grpc_slice details = grpc_slice_from_copied_string(msg);
-	grpc_op op;
 	grpc_call_error err;
 
 	s->finishing = true;
 	s->end_reason = reason;
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	op.data.send_status_from_server.status = code;
-	op.data.send_status_from_server.status_details = &details;
 	s->refs++;
-	err = grpc_call_start_batch(s->call, &op, 1, &s->t_status, NULL);
-	grpc_slice_unref(details);
+	err = rpc_call_status(s->call, code, msg, &s->t_status);
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=status id=%" PRIu64 " code=%d", s->id, (int)err);
 		s->refs--;
@@ -703,15 +644,6 @@ void rpc_wake(void *ctx, struct parking_waiter *w)
 static void generic_done(struct rpc_tag *tag, bool ok)
 {
 	on_generic(OWNER(tag, struct generic_slot, tag), ok);
-}
-
-static void oneshot_done(struct rpc_tag *tag, bool ok)
-{
-	struct oneshot *o = OWNER(tag, struct oneshot, tag);
-
-	(void)ok;
-	grpc_call_unref(o->call);
-	free(o);
 }
 
 static void send_done(struct rpc_tag *tag, bool ok)

@@ -264,17 +264,11 @@ static void watch_broken(struct watch *w, const char *op, grpc_call_error err)
 
 static void watch_finish(struct watch *w, grpc_status_code code, const char *msg)
 {
-	grpc_slice details = grpc_slice_from_static_string(msg);
-	grpc_op op;
 	grpc_call_error err;
 
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	op.data.send_status_from_server.status = code;
-	op.data.send_status_from_server.status_details = &details;
 	w->finishing = true;
 	w->refs++;
-	err = grpc_call_start_batch(w->call, &op, 1, &w->t_status, NULL);
+	err = rpc_call_status(w->call, code, msg, &w->t_status);
 	if (err != GRPC_CALL_OK) {
 		w->refs--;
 		watch_broken(w, "health_watch_status", err);
@@ -288,7 +282,6 @@ static void watch_pump(struct watch *w)
 {
 	struct rpc_health *h = w->h;
 	int cur = w->service < 0 ? SERVICE_UNKNOWN : h->status[w->service];
-	grpc_op op;
 	grpc_call_error err;
 
 	if (w->closed || w->finishing || w->send_pending)
@@ -300,12 +293,9 @@ static void watch_pump(struct watch *w)
 	}
 	w->send_bb = encode_response(cur);
 	w->sending = cur;
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_MESSAGE;
-	op.data.send_message.send_message = w->send_bb;
 	w->send_pending = true;
 	w->refs++;
-	err = grpc_call_start_batch(w->call, &op, 1, &w->t_send, NULL);
+	err = rpc_call_send(w->call, w->send_bb, 0, &w->t_send);
 	if (err != GRPC_CALL_OK) {
 		w->refs--;
 		w->send_pending = false;
@@ -320,7 +310,6 @@ static void on_watch(struct rpc_health *h, grpc_call *call, grpc_byte_buffer *pa
 	Grpc__Health__V1__HealthCheckRequest *req = read_request(call, payload);
 	struct watch *w = NULL;
 	char name[96];
-	grpc_op ops[2];
 	grpc_call_error err;
 
 	if (req == NULL)
@@ -354,12 +343,7 @@ static void on_watch(struct rpc_health *h, grpc_call *call, grpc_byte_buffer *pa
 	h->watches = w;
 	h->n_watches++;
 	w->refs = 1; /* this function, until it unlocks */
-	/* The close watch completes when the call is over, whoever ends it. */
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[1].data.recv_close_on_server.cancelled = &w->cancelled;
-	err = grpc_call_start_batch(call, ops, 2, &w->t_close, NULL);
+	err = rpc_call_open(call, NULL, 0, &w->cancelled, &w->t_close);
 	if (err == GRPC_CALL_OK)
 		w->refs++;
 	else

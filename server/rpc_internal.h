@@ -1,15 +1,16 @@
 /*
  * rpc_internal — what the server's gRPC files (rpc.c and the rpc_*.c
  * services beside it) share, and nothing else includes: the completion-queue
- * tag convention and the handle a service needs to register its methods and
- * take calls. Keeping it private keeps every grpc_* type out of the rest of
- * the server.
+ * tag convention, the handle a service needs to register its methods and
+ * take calls, and the few batches every service starts on a call. Keeping it
+ * private keeps every grpc_* type out of the rest of the server.
  */
 #ifndef SIGSTREAM_RPC_INTERNAL_H
 #define SIGSTREAM_RPC_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <grpc/grpc.h>
 
@@ -36,7 +37,7 @@ struct rpc_method;
 
 /*
  * One grpc_server_request_registered_call kept armed for a method, private
- * to rpc_accept.c: on each accepted call it re-arms first (the next caller
+ * to rpc_internal.c: on each accepted call it re-arms first (the next caller
  * is not kept waiting), then hands the call to its method's on_call(). A
  * failed completion means the server is stopping: the slot stays idle.
  */
@@ -63,7 +64,7 @@ struct rpc_method {
 	void (*on_call)(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload);
 	void *ctx;         /* the owner's */
 	int kind;          /* the owner's: which of its methods this is */
-	/* private to rpc_accept.c */
+	/* private to rpc_internal.c */
 	grpc_server *server;
 	grpc_completion_queue *cq;
 	void *handle;
@@ -75,6 +76,22 @@ struct rpc_method {
 int rpc_method_register(struct rpc_method *m, const struct rpc_host *host);
 /* Arms its n_slots calls. After grpc_server_start(). */
 void rpc_method_start(struct rpc_method *m);
+
+/*
+ * The batches every service starts, one call each: each returns what
+ * grpc_call_start_batch() did, and `tag` completes on the call's queue.
+ */
+/* Initial metadata (`md`, `n_md` entries) and the close watch, which
+ * completes when the call is over, whoever ends it. */
+grpc_call_error rpc_call_open(grpc_call *call, grpc_metadata *md, size_t n_md, int *cancelled,
+			      struct rpc_tag *tag);
+/* One message; the caller keeps `bb` until the tag completes. */
+grpc_call_error rpc_call_send(grpc_call *call, grpc_byte_buffer *bb, uint32_t flags,
+			      struct rpc_tag *tag);
+grpc_call_error rpc_call_recv(grpc_call *call, grpc_byte_buffer **bb, struct rpc_tag *tag);
+/* The final status; `msg` is copied. */
+grpc_call_error rpc_call_status(grpc_call *call, grpc_status_code code, const char *msg,
+				struct rpc_tag *tag);
 
 /* Answers `call` with a status and no message, then releases the call. */
 void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg);

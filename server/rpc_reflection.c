@@ -627,18 +627,12 @@ static void stream_broken(struct refl_stream *s, const char *op, grpc_call_error
 static void stream_finish(struct refl_stream *s, grpc_status_code code, const char *reason,
 			  const char *msg)
 {
-	grpc_slice details = grpc_slice_from_static_string(msg);
-	grpc_op op;
 	grpc_call_error err;
 
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	op.data.send_status_from_server.status = code;
-	op.data.send_status_from_server.status_details = &details;
 	s->finishing = true;
 	s->end_reason = reason;
 	s->refs++;
-	err = grpc_call_start_batch(s->call, &op, 1, &s->t_status, NULL);
+	err = rpc_call_status(s->call, code, msg, &s->t_status);
 	if (err != GRPC_CALL_OK) {
 		s->refs--;
 		stream_broken(s, "reflection_status", err);
@@ -647,15 +641,11 @@ static void stream_finish(struct refl_stream *s, grpc_status_code code, const ch
 
 static void stream_recv(struct refl_stream *s)
 {
-	grpc_op op;
 	grpc_call_error err;
 
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_MESSAGE;
-	op.data.recv_message.recv_message = &s->recv_bb;
 	s->recv_pending = true;
 	s->refs++;
-	err = grpc_call_start_batch(s->call, &op, 1, &s->t_recv, NULL);
+	err = rpc_call_recv(s->call, &s->recv_bb, &s->t_recv);
 	if (err != GRPC_CALL_OK) {
 		s->recv_pending = false;
 		s->refs--;
@@ -672,7 +662,6 @@ static void stream_answer(struct refl_stream *s, grpc_byte_buffer *bb)
 	const char *kind, *arg;
 	char quoted[160];
 	bool too_big = false;
-	grpc_op op;
 	grpc_call_error err;
 
 	if (grpc_byte_buffer_reader_init(&reader, bb)) {
@@ -704,12 +693,9 @@ static void stream_answer(struct refl_stream *s, grpc_byte_buffer *bb)
 	grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
 	s->send_bb = grpc_raw_byte_buffer_create(&reply, 1);
 	grpc_slice_unref(reply);
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_SEND_MESSAGE;
-	op.data.send_message.send_message = s->send_bb;
 	s->send_pending = true;
 	s->refs++;
-	err = grpc_call_start_batch(s->call, &op, 1, &s->t_send, NULL);
+	err = rpc_call_send(s->call, s->send_bb, 0, &s->t_send);
 	if (err != GRPC_CALL_OK) {
 		s->send_pending = false;
 		s->refs--;
@@ -722,7 +708,6 @@ static void stream_answer(struct refl_stream *s, grpc_byte_buffer *bb)
 static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api)
 {
 	struct refl_stream *s = calloc(1, sizeof(*s));
-	grpc_op ops[2];
 	grpc_call_error err;
 
 	if (s == NULL) {
@@ -758,12 +743,7 @@ static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api
 	r->n_streams++;
 	log_debug("reflection_open", "id=%" PRIu64 " api=%s", s->id, api_names[api]);
 	s->refs = 1; /* this function, until it unlocks */
-	/* The close watch completes when the call is over, whoever ends it. */
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	ops[1].data.recv_close_on_server.cancelled = &s->cancelled;
-	err = grpc_call_start_batch(call, ops, 2, &s->t_close, NULL);
+	err = rpc_call_open(call, NULL, 0, &s->cancelled, &s->t_close);
 	if (err == GRPC_CALL_OK) {
 		s->refs++;
 		stream_recv(s);
