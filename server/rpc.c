@@ -30,7 +30,6 @@
 #include "server/rpc_slices.h"
 
 #define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
-_Static_assert(ACCEPTS_PER_METHOD <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define GENERIC_ACCEPTS 2
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define REQUEST_BYTES_MAX 65536
@@ -753,6 +752,7 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 {
 	struct rpc_server *srv = calloc(1, sizeof(*srv));
 	grpc_server_credentials *creds;
+	struct rpc_host host;
 	int64_t age_ms = (int64_t)cfg->max_connection_age_s * 1000;
 	grpc_arg args[] = {
 		/* A second server on a busy port must fail, not share it. */
@@ -796,6 +796,7 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	srv->server = grpc_server_create(&chargs, NULL);
 	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+	host = (struct rpc_host){srv->server, srv->cq};
 	for (int m = 0; m < METHOD_COUNT; m++) {
 		srv->methods[m] = (struct rpc_method){
 			.path = method_paths[m],
@@ -805,8 +806,10 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 			.ctx = srv,
 			.kind = m,
 		};
-		/* Cannot fail: the paths are distinct and registered first. */
-		rpc_method_register(&srv->methods[m], &(struct rpc_host){srv->server, srv->cq});
+		if (rpc_method_register(&srv->methods[m], &host) < 0) {
+			snprintf(err, err_cap, "cannot register %s", method_paths[m]);
+			goto fail;
+		}
 	}
 	creds = grpc_insecure_server_credentials_create();
 	*port = grpc_server_add_http2_port(srv->server, cfg->listen, creds);
@@ -818,10 +821,8 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 		goto fail;
 	}
 	/* Health and reflection register their methods: before start. */
-	srv->health = rpc_health_create(&(struct rpc_host){srv->server, srv->cq});
-	srv->reflection =
-		srv->health != NULL ? rpc_reflection_create(&(struct rpc_host){srv->server, srv->cq})
-				    : NULL;
+	srv->health = rpc_health_create(&host);
+	srv->reflection = srv->health != NULL ? rpc_reflection_create(&host) : NULL;
 	if (srv->reflection == NULL) {
 		snprintf(err, err_cap, "cannot set up health checking and reflection: %s",
 			 strerror(errno));

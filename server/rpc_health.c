@@ -31,7 +31,6 @@
 #include "server/rpc_internal.h"
 
 #define HEALTH_ACCEPTS 2          /* request_registered_calls kept armed per method */
-_Static_assert(HEALTH_ACCEPTS <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define HEALTH_WATCHES_MAX 1024   /* open Watch calls; beyond: RESOURCE_EXHAUSTED */
 #define HEALTH_REQUEST_BYTES_MAX 4096
 /* How long shutdown waits for watchers to be handed NOT_SERVING: a watcher

@@ -51,6 +51,8 @@ static void arm(struct rpc_accept *a)
 
 int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 {
+	if (m->n_slots == 0 || m->n_slots > RPC_METHOD_SLOTS_MAX)
+		return -EINVAL;
 	m->server = host->server;
 	m->cq = host->cq;
 	m->handle = grpc_server_register_method(m->server, m->path, NULL,
@@ -62,7 +64,7 @@ int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 
 void rpc_method_start(struct rpc_method *m)
 {
-	for (unsigned i = 0; i < m->n_slots && i < RPC_METHOD_SLOTS_MAX; i++) {
+	for (unsigned i = 0; i < m->n_slots; i++) {
 		m->slots[i].m = m;
 		arm(&m->slots[i]);
 	}

@@ -71,8 +71,9 @@ struct rpc_method {
 	struct rpc_accept slots[RPC_METHOD_SLOTS_MAX];
 };
 
-/* Registers m->path with the host's server: 0, or -EEXIST when the core
- * refuses it (a path registered twice). Before grpc_server_start(). */
+/* Registers m->path with the host's server: 0, -EINVAL when n_slots is
+ * outside 1..RPC_METHOD_SLOTS_MAX, or -EEXIST when the core refuses the path
+ * (registered twice). Before grpc_server_start(). */
 int rpc_method_register(struct rpc_method *m, const struct rpc_host *host);
 /* Arms its n_slots calls. After grpc_server_start(). */
 void rpc_method_start(struct rpc_method *m);

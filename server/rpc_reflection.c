@@ -53,7 +53,6 @@ extern const unsigned char rpc_reflection_descriptor_set[];
 extern const size_t rpc_reflection_descriptor_set_len;
 
 #define REFL_ACCEPTS 2         /* request_registered_calls kept armed per method */
-_Static_assert(REFL_ACCEPTS <= RPC_METHOD_SLOTS_MAX, "rpc_method holds them");
 #define REFL_STREAMS_MAX 64    /* open reflection streams; beyond: RESOURCE_EXHAUSTED */
 #define REFL_REQUEST_BYTES_MAX 4096
 
