@@ -102,7 +102,8 @@ void hub_publish(void *ctx, const struct producer_signal *sigs, size_t n)
 	woken = parking_collect(hub->cfg.parking, hub->ids, n_ids, first, hub->last_seq);
 	pthread_mutex_unlock(&hub->lock);
 
-	parking_wake_list(woken, hub->cfg.wake, hub->cfg.wake_ctx);
+	if (woken != NULL)
+		hub->cfg.wake(hub->cfg.wake_ctx, woken);
 }
 
 size_t hub_encode_heartbeat(uint64_t sequence, uint8_t *buf)

@@ -17,7 +17,9 @@
 #include "server/ring.h"
 #include "server/symtab.h"
 
-typedef void (*hub_wake_fn)(void *ctx, struct parking_waiter *w);
+/* Wakes every waiter of `list` (linked by wake_next), all collected by one
+ * publish: the callee sees the whole fan-out at once. */
+typedef void (*hub_wake_fn)(void *ctx, struct parking_waiter *list);
 
 struct hub_config {
 	struct ring *ring;

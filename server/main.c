@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		.ring = ring,
 		.symtab = symtab,
 		.parking = parking,
-		.wake = rpc_wake,
+		.wake = rpc_wake_list,
 		.wake_ctx = srv,
 	});
 	pool = hub != NULL ? producer_pool_create(&(struct producer_config){

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 #include <grpc/slice_buffer.h>
@@ -22,8 +24,10 @@
 #include "common/log.h"
 #include "common/request.h"
 #include "common/timeutil.h"
+#include "server/conn.h"
 #include "server/filter.h"
 #include "server/hub.h"
+#include "server/listener.h"
 #include "server/rpc_health.h"
 #include "server/rpc_internal.h"
 #include "server/rpc_reflection.h"
@@ -34,6 +38,7 @@
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define REQUEST_BYTES_MAX 65536
 #define HOUSEKEEPING_PERIOD_NS (20 * TIMEUTIL_NS_PER_MS)
+#define CONN_FDS_MAX 65536     /* connections beyond this descriptor are never held */
 
 enum method {
 	METHOD_SIGNALS,
@@ -65,6 +70,7 @@ struct stream {
 	unsigned refs;          /* pending ops + parked; under lock */
 	bool batches;
 	bool send_in_flight;
+	bool held;              /* owes its connection a conn_release() */
 	bool finishing;         /* status sent */
 	bool closed;            /* RECV_CLOSE_ON_SERVER completed: the call is over */
 	int cancelled;
@@ -81,6 +87,7 @@ struct stream {
 	 * then reused by every send: emptied at its completion. */
 	grpc_byte_buffer *send_bb;
 	struct filter filter;
+	struct conn *conn;      /* NULL if the server did not accept it itself */
 	char peer[96];
 	struct stream *prev, *next;       /* srv->streams */
 	struct stream *hb_prev, *hb_next; /* srv->heartbeats */
@@ -95,6 +102,9 @@ struct rpc_server {
 	struct rpc_health *health;
 	struct rpc_reflection *reflection;
 	struct rpc_slices *slices;
+	struct listener *listener;
+	struct conn_table *conns;
+	grpc_server_credentials *creds;
 	struct rpc_tag t_shutdown;
 	pthread_t *pollers;
 	unsigned n_pollers;
@@ -141,11 +151,17 @@ static const char *status_name(grpc_status_code code)
 	}
 }
 
-static void copy_peer(grpc_call *call, char *buf, size_t cap)
+/* The stream's connection and peer name. gRPC names a transport made from
+ * an accepted socket "fd:N"; the peer is the name the listener recorded. */
+static void find_conn(struct rpc_server *srv, grpc_call *call, struct stream *s)
 {
 	char *peer = grpc_call_get_peer(call);
+	int fd = -1, end = 0;
 
-	snprintf(buf, cap, "%s", peer != NULL ? peer : "?");
+	if (peer != NULL && sscanf(peer, "fd:%d%n", &fd, &end) == 1 && peer[end] == '\0')
+		s->conn = conn_table_get(srv->conns, fd);
+	snprintf(s->peer, sizeof(s->peer), "%s",
+		 s->conn != NULL ? conn_peer(s->conn) : peer != NULL ? peer : "?");
 	gpr_free(peer);
 }
 
@@ -253,6 +269,7 @@ static void stream_destroy(struct stream *s)
 	if (s->send_bb != NULL)
 		grpc_byte_buffer_destroy(s->send_bb);
 	grpc_call_unref(s->call);
+	conn_unref(s->conn);
 	parking_waiter_finish(&s->waiter);
 	filter_finish(&s->filter);
 	pthread_mutex_destroy(&s->lock);
@@ -311,7 +328,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	if (parking_waiter_init(&s->waiter, !none && s->filter.all_symbols, s->filter.symbols,
 				none ? 0 : s->filter.n_symbols) < 0)
 		goto fail_filter;
-	copy_peer(call, s->peer, sizeof(s->peer));
+	find_conn(srv, call, s);
 
 	pthread_mutex_lock(&srv->streams_lock);
 	if (srv->n_streams >= srv->cfg.max_streams) {
@@ -362,6 +379,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	return;
 
 fail_waiter:
+	conn_unref(s->conn);
 	parking_waiter_finish(&s->waiter);
 fail_filter:
 	filter_finish(&s->filter);
@@ -580,6 +598,13 @@ static void on_send(struct stream *s, bool ok)
 {
 	pthread_mutex_lock(&s->lock);
 	s->send_in_flight = false;
+	/* The wake's first send is written: the hold ends. (Holding on to
+	 * the end of a backlog halved the segments at 20 x 10k/s but cost
+	 * latency and saved no CPU.) */
+	if (s->held) {
+		s->held = false;
+		conn_release(s->conn);
+	}
 	/* Empty already where the core moves the message out at start_batch;
 	 * releasing here is right for a core that reads it until completion. */
 	grpc_slice_buffer_reset_and_unref(&s->send_bb->data.raw.slice_buffer);
@@ -599,6 +624,14 @@ static void on_wake(struct stream *s)
 	if (s->waiter.resume > s->next_seq)
 		s->next_seq = s->waiter.resume;
 	stream_pump(s);
+	/* The core writes the message after start_batch returns: the hold
+	 * ends at the send's completion (conn.h). */
+	if (s->conn != NULL) {
+		if (s->send_in_flight)
+			s->held = true;
+		else
+			conn_release(s->conn);
+	}
 	stream_unref_unlock(s); /* the park reference the waker inherited */
 }
 
@@ -624,18 +657,36 @@ static void on_status(struct stream *s)
 static void wake_stream(struct stream *s)
 {
 	grpc_call_error err = grpc_call_start_batch(s->call, NULL, 0, &s->t_wake, NULL);
-
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=wake id=%" PRIu64 " code=%d", s->id, (int)err);
 		pthread_mutex_lock(&s->lock);
+		if (s->conn != NULL)
+			conn_release(s->conn);
 		stream_unref_unlock(s);
 	}
 }
 
-void rpc_wake(void *ctx, struct parking_waiter *w)
+static void wake_one(void *ctx, struct parking_waiter *w)
 {
 	(void)ctx;
 	wake_stream(OWNER(w, struct stream, waiter));
+}
+
+void rpc_wake_list(void *ctx, struct parking_waiter *list)
+{
+	/* Every connection is held before the first wake goes out: a poller
+	 * quick to take that wake must not find its connection's count back
+	 * at zero, and flush, while the rest of the tick is still being
+	 * woken. Each hold ends in on_wake (see conn.h). */
+	int64_t now = list != NULL ? timeutil_monotonic_ns() : 0;
+
+	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next) {
+		struct stream *s = OWNER(w, struct stream, waiter);
+
+		if (s->conn != NULL)
+			conn_hold(s->conn, now);
+	}
+	parking_wake_list(list, wake_one, ctx);
 }
 
 /* ---- threads ---- */
@@ -734,7 +785,7 @@ static void *housekeeper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&srv->streams_lock);
-		parking_wake_list(due, rpc_wake, srv);
+		rpc_wake_list(srv, due);
 		deadline += HOUSEKEEPING_PERIOD_NS;
 		if (deadline < now)
 			deadline = now + HOUSEKEEPING_PERIOD_NS;
@@ -747,16 +798,36 @@ static void *housekeeper_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+static size_t conn_fds_max(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > CONN_FDS_MAX)
+		return CONN_FDS_MAX;
+	return (size_t)rl.rlim_cur;
+}
+
+/* On the listener's thread: a new client connection. */
+static void on_connection(void *ctx, int fd, const char *peer)
+{
+	struct rpc_server *srv = ctx;
+	char q[128];
+
+	/* Without an entry the connection still works, only never held. */
+	if (conn_table_add(srv->conns, fd, peer) < 0)
+		log_warn("connection_untracked", "peer=%s fd=%d", log_quote(peer, q, sizeof(q)), fd);
+	log_debug("connection_open", "peer=%s", log_quote(peer, q, sizeof(q)));
+	grpc_server_add_channel_from_fd(srv->server, fd, srv->creds);
+}
+
 struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, char *err,
 				     size_t err_cap)
 {
 	struct rpc_server *srv = calloc(1, sizeof(*srv));
-	grpc_server_credentials *creds;
 	struct rpc_host host;
 	int64_t age_ms = (int64_t)cfg->max_connection_age_s * 1000;
 	grpc_arg args[] = {
-		/* A second server on a busy port must fail, not share it. */
-		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
 		/* Streams are endless: find dead peers (and keep NAT and load
 		 * balancer idle timers from cutting healthy ones). */
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -811,15 +882,16 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 			goto fail;
 		}
 	}
-	creds = grpc_insecure_server_credentials_create();
-	*port = grpc_server_add_http2_port(srv->server, cfg->listen, creds);
-	grpc_server_credentials_release(creds);
-	if (*port == 0) {
-		snprintf(err, err_cap,
-			 "cannot listen on %s: address in use, not local, or not HOST:PORT",
-			 cfg->listen);
+	/* The server accepts its connections itself (listener.h) and hands
+	 * them to the core: it must know their sockets (conn.h). */
+	srv->conns = conn_table_create(conn_fds_max());
+	srv->creds = grpc_insecure_server_credentials_create();
+	if (srv->conns == NULL || srv->creds == NULL) {
+		snprintf(err, err_cap, "out of memory");
 		goto fail;
 	}
+	if (listener_create(&srv->listener, cfg->listen, on_connection, srv, port, err, err_cap) < 0)
+		goto fail;
 	/* Health and reflection register their methods: before start. */
 	srv->health = rpc_health_create(&host);
 	srv->reflection = srv->health != NULL ? rpc_reflection_create(&host) : NULL;
@@ -832,8 +904,12 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 
 fail:
 	/* Never started: destroy directly. */
+	listener_destroy(srv->listener);
 	rpc_health_destroy(srv->health);
 	grpc_server_destroy(srv->server);
+	if (srv->creds != NULL)
+		grpc_server_credentials_release(srv->creds);
+	conn_table_destroy(srv->conns);
 	grpc_completion_queue_shutdown(srv->cq);
 	run_queue(srv->cq, true); /* nothing was armed: only the shutdown */
 	grpc_completion_queue_destroy(srv->cq);
@@ -871,7 +947,9 @@ int rpc_server_start(struct rpc_server *srv)
 	if (rc != 0)
 		return -rc;
 	srv->housekeeper_started = true;
-	return 0;
+	/* Last: connections queue in the kernel's backlog until the core
+	 * can take them. */
+	return listener_start(srv->listener);
 }
 
 /* Waits on streams_cond until `done` or the monotonic deadline. */
@@ -923,6 +1001,7 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	/* A reflection stream idles between its client's requests: end it, or
 	 * grpc_server_shutdown_and_notify waits out the grace period. */
 	rpc_reflection_shutdown(srv->reflection);
+	listener_stop(srv->listener);
 	srv->t_shutdown.done = shutdown_done;
 	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
 	if (srv->n_pollers == 0) {
@@ -934,7 +1013,7 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	}
 	/* Parked streams learn of the shutdown when woken; the others at their
 	 * send's completion. */
-	parking_wake_list(parking_collect_all(srv->cfg.parking), rpc_wake, srv);
+	rpc_wake_list(srv, parking_collect_all(srv->cfg.parking));
 	if (!wait_until(srv, no_streams, deadline)) {
 		log_warn("shutdown_cancel", "streams=%" PRIu64 " reason=grace_expired",
 			 srv->n_streams);
@@ -965,7 +1044,10 @@ void rpc_server_destroy(struct rpc_server *srv)
 	/* Only now: the drained queue holds no more of their tags. */
 	rpc_reflection_destroy(srv->reflection);
 	rpc_health_destroy(srv->health);
+	listener_destroy(srv->listener);
 	grpc_server_destroy(srv->server);
+	grpc_server_credentials_release(srv->creds);
+	conn_table_destroy(srv->conns);
 	grpc_completion_queue_destroy(srv->cq);
 	free(srv->pollers);
 	pthread_cond_destroy(&srv->streams_cond);

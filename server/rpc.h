@@ -1,7 +1,8 @@
 /*
  * rpc — everything sigstreamd does with the gRPC C core (the only server
- * file besides its siblings named rpc_* that may call grpc_*): the listening
- * server and its channel arguments, the completion-queue poller threads,
+ * file besides its siblings named rpc_* that may call grpc_*): the server
+ * and its channel arguments, the connections the listener accepts (handed
+ * to the core by descriptor), the completion-queue poller threads,
  * accepting StreamSignals / StreamSignalBatches calls, answering unknown
  * methods, and each stream's send loop over the shared ring.
  *
@@ -11,7 +12,8 @@
  * that send's completion, GRPC_WRITE_BUFFER_HINT on every message of a
  * backlog except the last; when caught up it parks in the parking index and
  * is woken by an empty batch (so the send runs on a poller thread, never on
- * a producer). It ends with a status: RESOURCE_EXHAUSTED when the ring
+ * a producer); the connection's writes are held from that wake until the
+ * send is written, so a tick leaves as one TCP send (conn.h). It ends with a status: RESOURCE_EXHAUSTED when the ring
  * overtakes it, UNAVAILABLE on shutdown, or the client's cancel.
  */
 #ifndef SIGSTREAM_RPC_H
@@ -46,8 +48,8 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 				     size_t err_cap);
 /* Starts accepting and the poller threads. Returns 0 or a negative errno. */
 int rpc_server_start(struct rpc_server *srv);
-/* A hub_wake_fn: wakes a parked stream; `ctx` is the rpc_server. */
-void rpc_wake(void *ctx, struct parking_waiter *w);
+/* A hub_wake_fn: wakes parked streams; `ctx` is the rpc_server. */
+void rpc_wake_list(void *ctx, struct parking_waiter *list);
 /*
  * Stops accepting, ends every stream with UNAVAILABLE and its resume point,
  * waits up to `grace_ns` for them to finish, cancels the rest, and stops the

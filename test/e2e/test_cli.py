@@ -508,7 +508,7 @@ class ResilienceTests(CliTestCase):
             time.sleep(3)
             c.send(signal.SIGCONT)
             time.sleep(3)
-            self.assertEqual(c.finish(signal.SIGINT), 0)
+            self.assertEqual(c.finish(signal.SIGINT), 0, c.stderr()[-3000:] + srv.log()[-3000:])
         seqs = json_sequences(c.lines())
         self.assertGreater(len(seqs), 1000)
         self.assert_no_silent_gaps(seqs, c.stderr(), "slow reader")

@@ -874,6 +874,71 @@ class SlowConsumerTests(ServerTestCase):
     def test_overtaken_batch_stream(self):
         self.slow_stream(True)
 
+    def test_stalled_stream_does_not_hold_back_its_neighbour(self):
+        # The server holds a connection's writes while a tick's sends are
+        # made (conn.h). A stream whose client stopped reading never
+        # completes its send; a stream beside it on the same connection
+        # must still get each signal at once, not when the kernel gives up
+        # on the hold. gRPC clients read ahead, so the stall is made with a
+        # bare HTTP/2 client (python3-h2): 1000-byte stream windows, credit
+        # returned to one stream only. The stalled stream takes a symbol of
+        # 20 (~50 signals/s), so each of its sends starts from a wake: held.
+        import socket
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.settings
+        with Server(["--rate", "1000", "--symbols", "20"]) as srv:
+            host, port = srv.target.rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            conn.increment_flow_control_window(1 << 30)  # the connection never limits
+            conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
+            headers = [(":method", "POST"), (":scheme", "http"), (":authority", srv.target),
+                       (":path", "/signals.v1.SignalService/StreamSignals"),
+                       ("content-type", "application/grpc"), ("te", "trailers")]
+            stalled, reader = 1, 3
+            req = h.request(symbols=["SYM0001"]).SerializeToString()
+            conn.send_headers(stalled, headers)
+            conn.send_data(stalled, b"\0" + len(req).to_bytes(4, "big") + req, end_stream=True)
+            conn.send_headers(reader, headers)
+            conn.send_data(reader, b"\0\0\0\0\0", end_stream=True)  # empty request
+            sock.sendall(conn.data_to_send())
+            buf, lat_ms, stalled_bytes = b"", [], 0
+            t0 = time.monotonic()
+            try:
+                while time.monotonic() - t0 < 3.0:
+                    for ev in conn.receive_data(sock.recv(65536)):
+                        if isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                            self.fail("stream %d ended early: %r" % (ev.stream_id, ev))
+                        if not isinstance(ev, h2.events.DataReceived):
+                            continue
+                        if ev.stream_id == stalled:
+                            stalled_bytes += len(ev.data)
+                            continue
+                        conn.acknowledge_received_data(ev.flow_controlled_length, reader)
+                        buf += ev.data
+                        while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[1:5], "big"):
+                            n = int.from_bytes(buf[1:5], "big")
+                            sig = h.pb2().Signal.FromString(buf[5:5 + n])
+                            buf = buf[5 + n:]
+                            # The stalled stream's window is full after
+                            # ~0.3 s: measure from 1 s on.
+                            if time.monotonic() - t0 > 1.0:
+                                lat_ms.append((time.time_ns() - sig.timestamp_ns) / 1e6)
+                    sock.sendall(conn.data_to_send())
+            finally:
+                sock.close()
+        self.assertEqual(stalled_bytes, 1000, "the stalled stream's window was not filled")
+        self.assertGreater(len(lat_ms), 1000, "beside a stalled stream, %d signals in 2 s at "
+                           "1000/s" % len(lat_ms))
+        lat_ms.sort()
+        median = lat_ms[len(lat_ms) // 2]
+        self.assertLess(median, 50.0,
+                        "beside a stalled stream, signals took %.1f ms (median; p90 %.1f ms)"
+                        % (median, lat_ms[len(lat_ms) * 9 // 10]))
+
     def test_filtered_streams_that_keep_up_are_not_overtaken(self):
         # A stream whose filter matches rarely or never has received every
         # matching signal: it is not reading too slowly, and the ring moving

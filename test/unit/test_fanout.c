@@ -161,6 +161,11 @@ static void on_wake(void *ctx, struct parking_waiter *w)
 	sem_post(&((struct consumer *)(void *)w)->wake);
 }
 
+static void on_wake_list(void *ctx, struct parking_waiter *list)
+{
+	parking_wake_list(list, on_wake, ctx);
+}
+
 static void *consume(void *arg)
 {
 	struct consumer *c = arg;
@@ -227,7 +232,7 @@ START_TEST(test_hub_fanout)
 	parking = parking_create(N_SYMBOLS);
 	atomic_store(&publishing_done, false);
 	hub = hub_create(&(struct hub_config){.ring = ring, .symtab = tab, .parking = parking,
-					      .wake = on_wake});
+					      .wake = on_wake_list});
 	ck_assert_ptr_nonnull(hub);
 
 	for (int i = 0; i < N_CONSUMERS; i++) {
