@@ -1560,6 +1560,26 @@ class StreamLogTests(ServerTestCase):
         close = self.wait_close_line(offset, r"\bdelivered=\d+")
         self.assertRegex(close, r"\bdelivered=0\b", close)
 
+    def test_connection_age_moves_new_calls_to_a_new_connection(self):
+        # gRFC A9 on connections the server accepts itself: after
+        # --max-connection-age the server sends GOAWAY, so the channel's
+        # next call opens a new connection, while the stream already open
+        # goes on within the grace period.
+        with Server(["--rate", "1000", "--symbols", "5", "--max-connection-age", "1"]) as srv:
+            with channel(srv.target) as ch:
+                first = open_stream(ch, timeout=30)
+                take(first, 10, "first stream")
+                time.sleep(2.5)  # the age (1 s, +-10% jitter) has passed
+                second = open_stream(ch, timeout=30)
+                take(second, 10, "second stream")
+                take(first, 10, "first stream, within the grace period")
+                first.cancel()
+                second.cancel()
+            opens = re.findall(r"event=stream_open id=(\d+) peer=\"([^\"]+)\"", srv.log())
+        self.assertEqual(len(opens), 2, srv.log()[-2000:])
+        self.assertNotEqual(opens[0][1], opens[1][1],
+                            "both streams on one connection: %r" % opens)
+
 
 if __name__ == "__main__":
     unittest.main()
