@@ -210,6 +210,31 @@ static void tcp_pair(int *server, int *client)
 	sem_destroy(&a.ready);
 }
 
+/* A conn on the accepted side of a loopback pair. */
+struct fixture {
+	struct conn_table *t;
+	struct conn *c;
+	int s, k;
+};
+
+static void fixture_open(struct fixture *f)
+{
+	f->t = conn_table_create(1024);
+	ck_assert_ptr_nonnull(f->t);
+	tcp_pair(&f->s, &f->k);
+	ck_assert_int_eq(conn_table_add(f->t, f->s, "peer"), 0);
+	f->c = conn_table_get(f->t, f->s);
+	ck_assert_ptr_nonnull(f->c);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	conn_unref(f->c);
+	conn_table_destroy(f->t);
+	close(f->s);
+	close(f->k);
+}
+
 START_TEST(test_table)
 {
 	struct conn_table *t = conn_table_create(64);
@@ -236,56 +261,42 @@ END_TEST
 
 START_TEST(test_hold_corks_until_last_release)
 {
-	struct conn_table *t = conn_table_create(1024);
-	struct conn *c;
-	int s, k;
+	struct fixture f;
 
-	tcp_pair(&s, &k);
-	ck_assert_int_eq(conn_table_add(t, s, "peer"), 0);
-	c = conn_table_get(t, s);
-	ck_assert_int_eq(corked(s), 0);
-	conn_hold(c, ms(100));
-	conn_hold(c, ms(100));
-	ck_assert_int_eq(corked(s), 1);
-	conn_release(c);
-	ck_assert_int_eq(corked(s), 1);
-	conn_release(c);
-	ck_assert_int_eq(corked(s), 0);
-	conn_unref(c);
-	conn_table_destroy(t);
-	close(s);
-	close(k);
+	fixture_open(&f);
+	ck_assert_int_eq(corked(f.s), 0);
+	conn_hold(f.c, ms(100));
+	conn_hold(f.c, ms(100));
+	ck_assert_int_eq(corked(f.s), 1);
+	conn_release(f.c);
+	ck_assert_int_eq(corked(f.s), 1);
+	conn_release(f.c);
+	ck_assert_int_eq(corked(f.s), 0);
+	fixture_close(&f);
 }
 END_TEST
 
 START_TEST(test_overdue_hold_uncorks)
 {
-	struct conn_table *t = conn_table_create(1024);
-	struct conn *c;
-	int s, k;
+	struct fixture f;
 
-	tcp_pair(&s, &k);
-	ck_assert_int_eq(conn_table_add(t, s, "peer"), 0);
-	c = conn_table_get(t, s);
-	conn_hold(c, ms(100)); /* a send that never completes */
-	ck_assert_int_eq(corked(s), 1);
+	fixture_open(&f);
+	conn_hold(f.c, ms(100)); /* a send that never completes */
+	ck_assert_int_eq(corked(f.s), 1);
 	/* The next tick, past the bound: its neighbours are not held. */
-	conn_hold(c, ms(100) + CONN_HOLD_MAX_NS + 1);
-	ck_assert_int_eq(corked(s), 0);
-	conn_release(c);
-	conn_hold(c, ms(200));
-	ck_assert_int_eq(corked(s), 0); /* still the stuck one pending */
-	conn_release(c);
-	conn_release(c); /* the stuck send completes at last */
-	ck_assert_int_eq(corked(s), 0);
-	conn_hold(c, ms(300)); /* holds work again */
-	ck_assert_int_eq(corked(s), 1);
-	conn_release(c);
-	ck_assert_int_eq(corked(s), 0);
-	conn_unref(c);
-	conn_table_destroy(t);
-	close(s);
-	close(k);
+	conn_hold(f.c, ms(100) + CONN_HOLD_MAX_NS + 1);
+	ck_assert_int_eq(corked(f.s), 0);
+	conn_release(f.c);
+	conn_hold(f.c, ms(200));
+	ck_assert_int_eq(corked(f.s), 0); /* still the stuck one pending */
+	conn_release(f.c);
+	conn_release(f.c); /* the stuck send completes at last */
+	ck_assert_int_eq(corked(f.s), 0);
+	conn_hold(f.c, ms(300)); /* holds work again */
+	ck_assert_int_eq(corked(f.s), 1);
+	conn_release(f.c);
+	ck_assert_int_eq(corked(f.s), 0);
+	fixture_close(&f);
 }
 END_TEST
 
@@ -307,23 +318,16 @@ static void *holder(void *arg)
  * cork changes raced in. */
 START_TEST(test_racing_holds_end_uncorked)
 {
-	struct conn_table *t = conn_table_create(1024);
+	struct fixture f;
 	pthread_t th[4];
-	struct conn *c;
-	int s, k;
 
-	tcp_pair(&s, &k);
-	ck_assert_int_eq(conn_table_add(t, s, "peer"), 0);
-	c = conn_table_get(t, s);
+	fixture_open(&f);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, holder, c), 0);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, holder, f.c), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
-	ck_assert_int_eq(corked(s), 0);
-	conn_unref(c);
-	conn_table_destroy(t);
-	close(s);
-	close(k);
+	ck_assert_int_eq(corked(f.s), 0);
+	fixture_close(&f);
 }
 END_TEST
 
