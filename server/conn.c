@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 /* A Linux socket option; glibc hides it from strict POSIX builds. */
@@ -18,7 +19,7 @@
 struct conn {
 	int fd;
 	atomic_uint refs;
-	atomic_uint pending;  /* woken streams whose send is not started */
+	atomic_uint pending;  /* woken streams whose send has not completed */
 	_Atomic int64_t corked_ns; /* when the cork went on */
 	pthread_mutex_t lock; /* orders the cork changes of racing threads */
 	bool corked;          /* under lock */
@@ -32,12 +33,25 @@ struct conn_table {
 	struct conn **by_fd;
 };
 
+/* As many descriptors as the process may open, at most CONN_FDS_MAX. */
+static size_t fds_allowed(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > CONN_FDS_MAX)
+		return CONN_FDS_MAX;
+	return (size_t)rl.rlim_cur;
+}
+
 struct conn_table *conn_table_create(size_t max_fds)
 {
 	struct conn_table *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
+	if (max_fds == 0)
+		max_fds = fds_allowed();
 	/* Untouched pages of a large calloc are never made resident. */
 	t->by_fd = calloc(max_fds, sizeof(*t->by_fd));
 	if (t->by_fd == NULL) {
@@ -116,7 +130,9 @@ const char *conn_peer(const struct conn *c)
  * Makes the cork match `pending` as it is now. Called after every 0<->1
  * transition; the lock orders racing calls, and whichever runs last reads
  * the final count, so the socket never stays corked with nothing pending.
- * now_ns > 0 also ends a hold older than CONN_HOLD_MAX_NS.
+ * A hold (now_ns > 0) also ends a hold older than CONN_HOLD_MAX_NS. A
+ * release (now_ns 0) only ever uncorks: a hold that raced it corks with
+ * its own clock reading, so corked_ns is always a real time.
  */
 static void sync_cork(struct conn *c, int64_t now_ns)
 {
@@ -130,7 +146,8 @@ static void sync_cork(struct conn *c, int64_t now_ns)
 		 now_ns - atomic_load_explicit(&c->corked_ns, memory_order_relaxed) >
 			 CONN_HOLD_MAX_NS)
 		c->overdue = true;
-	want = atomic_load_explicit(&c->pending, memory_order_acquire) > 0 && !c->overdue;
+	want = atomic_load_explicit(&c->pending, memory_order_acquire) > 0 && !c->overdue &&
+	       (now_ns > 0 || c->corked);
 	if (want != c->corked) {
 		int v = want;
 
@@ -149,6 +166,8 @@ static void sync_cork(struct conn *c, int64_t now_ns)
 
 void conn_hold(struct conn *c, int64_t now_ns)
 {
+	if (c == NULL)
+		return;
 	if (atomic_fetch_add_explicit(&c->pending, 1, memory_order_acq_rel) == 0 ||
 	    now_ns - atomic_load_explicit(&c->corked_ns, memory_order_relaxed) > CONN_HOLD_MAX_NS)
 		sync_cork(c, now_ns);
@@ -156,6 +175,8 @@ void conn_hold(struct conn *c, int64_t now_ns)
 
 void conn_release(struct conn *c)
 {
+	if (c == NULL)
+		return;
 	if (atomic_fetch_sub_explicit(&c->pending, 1, memory_order_acq_rel) == 1)
 		sync_cork(c, 0);
 }

@@ -33,11 +33,13 @@
 #include <stdint.h>
 
 #define CONN_HOLD_MAX_NS 2000000 /* 2 ms: a tick's fan-out takes well under 1 */
+#define CONN_FDS_MAX 65536       /* connections beyond this descriptor are never held */
 
 struct conn;
 struct conn_table;
 
-/* A table for descriptors below `max_fds` (others get no conn). NULL on ENOMEM. */
+/* A table for descriptors below `max_fds` (others get no conn); 0: as many
+ * as RLIMIT_NOFILE allows, at most CONN_FDS_MAX. NULL on ENOMEM. */
 struct conn_table *conn_table_create(size_t max_fds);
 void conn_table_destroy(struct conn_table *t);
 /* Records a new connection on `fd`, replacing whatever closed one held it.
@@ -49,9 +51,11 @@ struct conn *conn_table_get(struct conn_table *t, int fd);
 void conn_unref(struct conn *c);
 const char *conn_peer(const struct conn *c);
 /* One more woken stream whose send has not completed: holds writes.
- * now_ns: CLOCK_MONOTONIC, to see an overdue hold. */
+ * now_ns: CLOCK_MONOTONIC, to see an overdue hold. `c` may be NULL (a
+ * connection the server did not accept itself): nothing to hold. */
 void conn_hold(struct conn *c, int64_t now_ns);
-/* That stream's send completed (or it had none): the last one flushes. */
+/* That stream's send completed (or it had none): the last one flushes.
+ * NULL: nothing. */
 void conn_release(struct conn *c);
 
 #endif

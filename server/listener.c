@@ -105,8 +105,9 @@ fail:
 	return rc;
 }
 
-/* Splits "HOST:PORT" / "[V6]:PORT"; host may be empty. */
-static int split_addr(const char *addr, char *host, size_t cap, char *port, size_t port_cap)
+/* Splits "HOST:PORT" / "[V6]:PORT"; host may be empty. Returns the port
+ * or -EINVAL. */
+static int split_addr(const char *addr, char *host, size_t cap)
 {
 	const char *colon = strrchr(addr, ':');
 	const char *h = addr;
@@ -129,8 +130,7 @@ static int split_addr(const char *addr, char *host, size_t cap, char *port, size
 	p = strtol(colon + 1, &end, 10);
 	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || p > 65535)
 		return -EINVAL;
-	snprintf(port, port_cap, "%ld", p);
-	return 0;
+	return (int)p;
 }
 
 static bool is_wildcard(const char *host)
@@ -153,7 +153,7 @@ static int open_wildcard(struct listener *l, int port)
 	return 0;
 }
 
-static int open_resolved(struct listener *l, const char *host, const char *port_s)
+static int open_resolved(struct listener *l, const char *host, int port)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -161,8 +161,10 @@ static int open_resolved(struct listener *l, const char *host, const char *port_
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST,
 	};
 	struct addrinfo *res = NULL;
-	int port = atoi(port_s), rc;
+	char port_s[8];
+	int rc;
 
+	snprintf(port_s, sizeof(port_s), "%d", port);
 	/* Literal first: a static binary cannot load the NSS modules that
 	 * resolve names. */
 	rc = getaddrinfo(host, port_s, &hints, &res);
@@ -198,8 +200,8 @@ int listener_create(struct listener **out, const char *addr, listener_accept_fn 
 		    void *ctx, int *port, char *err, size_t err_cap)
 {
 	struct listener *l = calloc(1, sizeof(*l));
-	char host[256], port_s[8];
-	int rc;
+	char host[256];
+	int rc, want_port;
 
 	if (l == NULL) {
 		snprintf(err, err_cap, "out of memory");
@@ -208,13 +210,13 @@ int listener_create(struct listener **out, const char *addr, listener_accept_fn 
 	l->on_accept = on_accept;
 	l->ctx = ctx;
 	l->stop_pipe[0] = l->stop_pipe[1] = -1;
-	rc = split_addr(addr, host, sizeof(host), port_s, sizeof(port_s));
+	rc = want_port = split_addr(addr, host, sizeof(host));
 	if (rc < 0) {
 		snprintf(err, err_cap, "cannot listen on %s: not HOST:PORT with PORT in 0..65535",
 			 addr);
 		goto fail;
 	}
-	rc = is_wildcard(host) ? open_wildcard(l, atoi(port_s)) : open_resolved(l, host, port_s);
+	rc = is_wildcard(host) ? open_wildcard(l, want_port) : open_resolved(l, host, want_port);
 	if (rc < 0) {
 		snprintf(err, err_cap, "cannot listen on %s: %s", addr,
 			 rc == -EADDRNOTAVAIL ? "not an address of this host" : strerror(-rc));

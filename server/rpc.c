@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -38,7 +37,6 @@
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define REQUEST_BYTES_MAX 65536
 #define HOUSEKEEPING_PERIOD_NS (20 * TIMEUTIL_NS_PER_MS)
-#define CONN_FDS_MAX 65536     /* connections beyond this descriptor are never held */
 
 enum method {
 	METHOD_SIGNALS,
@@ -626,12 +624,10 @@ static void on_wake(struct stream *s)
 	stream_pump(s);
 	/* The core writes the message after start_batch returns: the hold
 	 * ends at the send's completion (conn.h). */
-	if (s->conn != NULL) {
-		if (s->send_in_flight)
-			s->held = true;
-		else
-			conn_release(s->conn);
-	}
+	if (s->send_in_flight)
+		s->held = true;
+	else
+		conn_release(s->conn);
 	stream_unref_unlock(s); /* the park reference the waker inherited */
 }
 
@@ -657,11 +653,11 @@ static void on_status(struct stream *s)
 static void wake_stream(struct stream *s)
 {
 	grpc_call_error err = grpc_call_start_batch(s->call, NULL, 0, &s->t_wake, NULL);
+
 	if (err != GRPC_CALL_OK) {
 		log_error("call_error", "op=wake id=%" PRIu64 " code=%d", s->id, (int)err);
 		pthread_mutex_lock(&s->lock);
-		if (s->conn != NULL)
-			conn_release(s->conn);
+		conn_release(s->conn);
 		stream_unref_unlock(s);
 	}
 }
@@ -677,15 +673,12 @@ void rpc_wake_list(void *ctx, struct parking_waiter *list)
 	/* Every connection is held before the first wake goes out: a poller
 	 * quick to take that wake must not find its connection's count back
 	 * at zero, and flush, while the rest of the tick is still being
-	 * woken. Each hold ends in on_wake (see conn.h). */
+	 * woken. Each hold ends at the stream's send completion (on_send),
+	 * or in on_wake when it had nothing to send (see conn.h). */
 	int64_t now = list != NULL ? timeutil_monotonic_ns() : 0;
 
-	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next) {
-		struct stream *s = OWNER(w, struct stream, waiter);
-
-		if (s->conn != NULL)
-			conn_hold(s->conn, now);
-	}
+	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next)
+		conn_hold(OWNER(w, struct stream, waiter)->conn, now);
 	parking_wake_list(list, wake_one, ctx);
 }
 
@@ -798,16 +791,6 @@ static void *housekeeper_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-static size_t conn_fds_max(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur > CONN_FDS_MAX)
-		return CONN_FDS_MAX;
-	return (size_t)rl.rlim_cur;
-}
-
 /* On the listener's thread: a new client connection. */
 static void on_connection(void *ctx, int fd, const char *peer)
 {
@@ -884,7 +867,7 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 	}
 	/* The server accepts its connections itself (listener.h) and hands
 	 * them to the core: it must know their sockets (conn.h). */
-	srv->conns = conn_table_create(conn_fds_max());
+	srv->conns = conn_table_create(0);
 	srv->creds = grpc_insecure_server_credentials_create();
 	if (srv->conns == NULL || srv->creds == NULL) {
 		snprintf(err, err_cap, "out of memory");
