@@ -511,8 +511,9 @@ static void stream_pump(struct stream *s)
 {
 	/* On the stack, not _Thread_local: every thread of the process
 	 * (gRPC's own included) zeroes its copy of the TLS block at start,
-	 * which made 16 KB resident in each of 13 threads for a buffer only
-	 * the pollers use. Only the pages a message fills are touched. */
+	 * so a TLS buffer costs 16 KB of RSS in each of 13 threads where
+	 * only the pollers use it. Here only the pages a message fills are
+	 * ever touched. */
 	uint8_t buf[BATCH_BYTES_MAX + RING_PAYLOAD_MAX];
 	struct rpc_server *srv = s->srv;
 	char msg[256];
