@@ -59,6 +59,14 @@ static void format_peer(const struct sockaddr_storage *ss, char *buf, size_t cap
 	}
 }
 
+/* The port field of an IPv4 or IPv6 address, in network order. */
+static in_port_t *port_of(struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return &((struct sockaddr_in6 *)ss)->sin6_port;
+	return &((struct sockaddr_in *)ss)->sin_port;
+}
+
 static int bound_port(int fd)
 {
 	struct sockaddr_storage ss;
@@ -66,9 +74,7 @@ static int bound_port(int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
 		return -errno;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(*port_of(&ss));
 }
 
 /* Binds one socket to `sa` (with `port` in place of its port when nonzero)
@@ -80,10 +86,8 @@ static int open_one(const struct sockaddr *sa, socklen_t len, int port, bool dua
 	int fd, rc;
 
 	memcpy(&ss, sa, len);
-	if (port > 0 && ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-	else if (port > 0)
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	if (port > 0)
+		*port_of(&ss) = htons((uint16_t)port);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -errno;
