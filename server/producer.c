@@ -19,7 +19,7 @@
  */
 #define PRODUCER_CATCHUP_NS (100 * TIMEUTIL_NS_PER_MS)
 
-/* Behind the tick grid by more than this many ticks: re-anchor, don't spin. */
+/* Behind the tick grid by more than this many ticks: skip ahead, don't spin. */
 #define PRODUCER_MAX_LAG_TICKS 4
 
 /*
@@ -66,6 +66,13 @@ struct producer_pool {
 	producer_publish_fn publish;
 	void *ctx;
 	int64_t tick_ns;
+	/*
+	 * Every thread's ticks fall on epoch_ns + k * tick_ns, and every
+	 * pacer starts at epoch_ns: threads with the same share publish at
+	 * the same instants, so one wake-up of the parked streams carries all
+	 * of a tick's signals instead of one per thread at scattered phases.
+	 */
+	int64_t epoch_ns;
 	unsigned n_shards;
 	struct producer_shard *shards;
 	atomic_bool stop;
@@ -152,11 +159,11 @@ static void shard_run_unlimited(struct producer_shard *sh)
 static void shard_run_paced(struct producer_shard *sh)
 {
 	const int64_t tick = sh->pool->tick_ns;
-	int64_t now = timeutil_monotonic_ns();
-	int64_t next = now + tick;
+	int64_t next = sh->pool->epoch_ns + tick;
+	int64_t now;
 	struct pacer pacer;
 
-	pacer_init(&pacer, sh->rate, sh->burst, now);
+	pacer_init(&pacer, sh->rate, sh->burst, sh->pool->epoch_ns);
 	while (!shard_stopping(sh)) {
 		timeutil_sleep_until(next);
 		now = timeutil_monotonic_ns();
@@ -178,7 +185,7 @@ static void shard_run_paced(struct producer_shard *sh)
 				next += (ready - next + tick - 1) / tick * tick;
 		}
 		if (now - next > PRODUCER_MAX_LAG_TICKS * tick)
-			next = now + tick;
+			next += ((now - next) / tick + 1) * tick;
 	}
 }
 
@@ -323,6 +330,7 @@ int producer_pool_start(struct producer_pool *pool)
 	err = -pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (err != 0)
 		goto out_unlock;
+	pool->epoch_ns = timeutil_monotonic_ns();
 	for (; started < pool->n_shards; started++) {
 		err = -pthread_create(&pool->shards[started].thread, NULL, shard_main,
 				      &pool->shards[started]);

@@ -5,6 +5,8 @@
  * paced by a token bucket (pacer.h) on absolute ticks of `tick_ns`, handing
  * each tick's signals to the publish callback in one call, so the sequencer
  * takes its lock once per tick per thread and downstream writes coalesce.
+ * All threads share one tick grid, anchored when the pool starts, so their
+ * publishes of a tick arrive together rather than at scattered phases.
  *
  * Every step emits one signal: the next symbol of the shard (round robin)
  * moves one price step, and the strategies alternate, so the rate is exact
