@@ -35,15 +35,22 @@ static void accept_done(struct rpc_tag *tag, bool ok)
 static void arm(struct rpc_accept *a)
 {
 	struct rpc_method *m = a->m;
+	grpc_completion_queue *call_cq = m->cq;
 	grpc_call_error err;
 
+	/* Each arm takes the next queue, so streams spread evenly over the
+	 * pollers whichever slots the core happens to match. */
+	if (m->n_call_cqs > 0)
+		call_cq = m->call_cqs[atomic_fetch_add_explicit(&m->next_call_cq, 1,
+								memory_order_relaxed) %
+				      m->n_call_cqs];
 	a->tag.done = accept_done;
 	a->call = NULL;
 	a->first = NULL;
 	grpc_metadata_array_init(&a->md);
 	err = grpc_server_request_registered_call(m->server, m->handle, &a->call, &a->deadline,
-						  &a->md, m->payload ? &a->first : NULL, m->cq,
-						  m->cq, &a->tag);
+						  &a->md, m->payload ? &a->first : NULL,
+						  call_cq, m->cq, &a->tag);
 	if (err != GRPC_CALL_OK)
 		log_error("call_error", "op=request_registered_call method=%s code=%d", m->path,
 			  (int)err);
@@ -55,6 +62,9 @@ int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 		return -EINVAL;
 	m->server = host->server;
 	m->cq = host->cq;
+	m->call_cqs = host->call_cqs;
+	m->n_call_cqs = host->n_call_cqs;
+	atomic_init(&m->next_call_cq, 0);
 	m->handle = grpc_server_register_method(m->server, m->path, NULL,
 					       m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
 							  : GRPC_SRM_PAYLOAD_NONE,

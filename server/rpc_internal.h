@@ -8,6 +8,7 @@
 #ifndef SIGSTREAM_RPC_INTERNAL_H
 #define SIGSTREAM_RPC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,10 +26,16 @@ struct rpc_tag {
 
 #define RPC_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* The server a service lives in: methods are registered before start. */
+/*
+ * The server a service lives in: methods are registered before start.
+ * Accepts are announced on `cq`; the accepted calls are bound to `call_cqs`
+ * in turn (their completions go there), or to `cq` when n_call_cqs is 0.
+ */
 struct rpc_host {
 	grpc_server *server;
 	grpc_completion_queue *cq;
+	grpc_completion_queue *const *call_cqs;
+	unsigned n_call_cqs;
 };
 
 #define RPC_METHOD_SLOTS_MAX 8
@@ -67,6 +74,9 @@ struct rpc_method {
 	/* private to rpc_internal.c */
 	grpc_server *server;
 	grpc_completion_queue *cq;
+	grpc_completion_queue *const *call_cqs;
+	unsigned n_call_cqs;
+	atomic_uint next_call_cq;
 	void *handle;
 	struct rpc_accept slots[RPC_METHOD_SLOTS_MAX];
 };

@@ -1441,7 +1441,19 @@ class ShutdownTests(ServerTestCase):
                              % (name, n, last))
 
     def test_sigterm_with_many_streams(self):
-        with Server(self.ARGS) as srv:
+        self.sigterm_with_many_streams(self.ARGS)
+
+    def test_one_and_three_pollers(self):
+        # Streams are spread over one completion queue per poller, and
+        # only the first polls sockets: with one poller it is all there
+        # is; with three, two serve streams without polling. Every stream
+        # must flow and end cleanly either way.
+        for n in (1, 3):
+            with self.subTest(threads=n):
+                self.sigterm_with_many_streams(self.ARGS + ["--threads", str(n)])
+
+    def sigterm_with_many_streams(self, args):
+        with Server(args) as srv:
             channels = [channel(srv.target) for _ in range(2)]
             readers = []
             try:
