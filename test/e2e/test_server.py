@@ -1485,7 +1485,8 @@ class ShutdownTests(ServerTestCase):
                     i, r.code, r.details, sigs[-1].sequence if sigs else 0))
             elif h.gaps(h.sequences(sigs)):
                 bad.append("stream %d: gaps %s" % (i, h.gaps(h.sequences(sigs))[:3]))
-        self.assertFalse(bad, "\n".join(bad[:20]))
+        self.assertFalse(bad, "%s\nserver log tail:\n%s" % ("\n".join(bad[:20]),
+                                                             srv.log()[-3000:]))
 
     def test_sigterm_during_stream_churn(self):
         stop = threading.Event()
