@@ -37,6 +37,7 @@
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define REQUEST_BYTES_MAX 65536
 #define HOUSEKEEPING_PERIOD_NS (20 * TIMEUTIL_NS_PER_MS)
+#define SHUTDOWN_GOAWAY_MIN_NS TIMEUTIL_NS_PER_SEC /* rpc_server_shutdown() */
 
 enum method {
 	METHOD_SIGNALS,
@@ -1039,6 +1040,7 @@ static bool server_shut(struct rpc_server *srv)
 void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 {
 	int64_t deadline = timeutil_monotonic_ns() + grace_ns;
+	bool graceful;
 
 	if (srv->stopped)
 		return;
@@ -1053,9 +1055,9 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	rpc_reflection_shutdown(srv->reflection);
 	listener_stop(srv->listener);
 	srv->t_shutdown.done = shutdown_done;
-	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
 	if (srv->n_pollers == 0) {
 		/* Startup failed before the pollers ran: drain here. */
+		grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
 		grpc_server_cancel_all_calls(srv->server);
 		cqs_drain(srv, 0);
 		return;
@@ -1063,12 +1065,29 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	/* Parked streams learn of the shutdown when woken; the others at their
 	 * send's completion. */
 	rpc_wake_list(srv, parking_collect_all(srv->cfg.parking));
-	if (!wait_until(srv, no_streams, deadline)) {
+	graceful = wait_until(srv, no_streams, deadline);
+	/* Only now the GOAWAY. The core closes a connection as soon as its
+	 * last stream is gone after the GOAWAY went out; the client's window
+	 * updates then lie unread in the socket, so the close is a TCP reset,
+	 * and a reset throws away whatever of ours is still queued or unread
+	 * by the client: the last streams' statuses and their resume points.
+	 * Sent after the streams ended, the GOAWAY's ping is answered only
+	 * once the client has read every status before it, and the core
+	 * closes after that answer. Calls that arrive meanwhile are refused
+	 * UNAVAILABLE at once. */
+	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
+	if (!graceful) {
 		log_warn("shutdown_cancel", "streams=%" PRIu64 " reason=grace_expired",
 			 srv->n_streams);
 		grpc_server_cancel_all_calls(srv->server);
 	}
-	if (!wait_until(srv, server_shut, timeutil_monotonic_ns() + 5 * TIMEUTIL_NS_PER_SEC)) {
+	/* The GOAWAY's ping gets what is left of the grace, and at least
+	 * SHUTDOWN_GOAWAY_MIN_NS even when the streams took all of it: a
+	 * client that does not answer by then is disconnected. */
+	if (deadline < timeutil_monotonic_ns() + SHUTDOWN_GOAWAY_MIN_NS)
+		deadline = timeutil_monotonic_ns() + SHUTDOWN_GOAWAY_MIN_NS;
+	if (!wait_until(srv, server_shut, deadline)) {
+		log_warn("shutdown_disconnect", "reason=connections_open");
 		grpc_server_cancel_all_calls(srv->server);
 		wait_until(srv, server_shut, timeutil_monotonic_ns() + 5 * TIMEUTIL_NS_PER_SEC);
 	}

@@ -54,8 +54,10 @@ int rpc_server_start(struct rpc_server *srv);
 void rpc_wake_list(void *ctx, struct parking_waiter *list);
 /*
  * Stops accepting, ends every stream with UNAVAILABLE and its resume point,
- * waits up to `grace_ns` for them to finish, cancels the rest, and stops the
- * pollers. Idempotent.
+ * waits up to `grace_ns` for them to finish, cancels the rest, then sends
+ * the GOAWAY and waits for the connections to close (what is left of the
+ * grace, at least 1 s) before it disconnects them and stops the pollers.
+ * Idempotent.
  */
 void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns);
 void rpc_server_destroy(struct rpc_server *srv);

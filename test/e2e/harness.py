@@ -334,6 +334,15 @@ class Server:
         self._join_pumps()
         return self.returncode
 
+    def stop_nowait(self, sig=signal.SIGTERM):
+        """Sends `sig` and returns at once; wait_exit() collects the exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._stopped_by_us = True
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
     def wait_exit(self, timeout):
         """Waits for the process to end on its own; returns the exit code or
         None if still running after `timeout`."""
