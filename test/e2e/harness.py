@@ -700,6 +700,16 @@ class Reader:
         return not self._thread.is_alive()
 
 
+def stop_readers(readers):
+    """Cancels every reader's call, then waits for their threads (all
+    cancels first: one join at a time would wait out each stream in turn)."""
+    readers = list(readers)
+    for r in readers:
+        r.stop()
+    for r in readers:
+        r.join()
+
+
 def newest_sequence(ch, timeout=15.0):
     """The sequence of the next live signal (a fresh unfiltered stream's first
     message): a lower bound of the server's newest published sequence."""

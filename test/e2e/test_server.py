@@ -374,10 +374,7 @@ class SequenceTests(ServerTestCase):
             for r in readers:
                 r.wait_done(max(0.1, deadline - time.monotonic()))
         finally:
-            for r in readers:
-                r.stop()
-            for r in readers:
-                r.join()
+            h.stop_readers(readers)
             for c in channels:
                 c.close()
         failures = []
@@ -475,10 +472,7 @@ class BatchTests(ServerTestCase):
             for r in readers:
                 r.wait_done(max(0.1, deadline - time.monotonic()))
         finally:
-            for r in readers:
-                r.stop()
-            for r in readers:
-                r.join()
+            h.stop_readers(readers)
             for c in channels:
                 c.close()
         for i, r in enumerate(readers):
@@ -979,9 +973,7 @@ class SlowConsumerTests(ServerTestCase):
                 for r in readers.values():
                     r.wait_done(10)
             finally:
-                for r in readers.values():
-                    r.stop()
-                    r.join()
+                h.stop_readers(readers.values())
         problems = []
         for name, r in readers.items():
             if alive[name] or r.code != UNAVAILABLE:
@@ -1012,9 +1004,7 @@ class SlowConsumerTests(ServerTestCase):
                 for r in readers:
                     r.wait_done(10)
             finally:
-                for r in readers:
-                    r.stop()
-                    r.join()
+                h.stop_readers(readers)
         problems = ["stream %d: ended %s %r after %d signals%s" % (
             i, r.code, r.details, r.count(), " (before the shutdown)" if ended[i] else "")
             for i, r in enumerate(readers) if ended[i] or r.code != UNAVAILABLE]
@@ -1400,9 +1390,7 @@ class ShutdownTests(ServerTestCase):
                 for r in readers.values():
                     r.wait_done(10)
             finally:
-                for r in readers.values():
-                    r.stop()
-                    r.join()
+                h.stop_readers(readers.values())
         self.assertEqual(code, 0, "exit code after signal %d; log tail:\n%s"
                          % (sig, srv.log()[-2000:]))
         self.assertLess(elapsed, self.GRACE + 5, "exit took %.1f s with --grace %d"
@@ -1475,9 +1463,7 @@ class ShutdownTests(ServerTestCase):
                 for r in readers:
                     r.wait_done(10)
             finally:
-                for r in readers:
-                    r.stop()
-                    r.join()
+                h.stop_readers(readers)
                 for c in channels:
                     c.close()
         self.assertEqual(code, 0)
@@ -1525,9 +1511,7 @@ class ShutdownTests(ServerTestCase):
                 for r in readers:
                     r.wait_done(30)
             finally:
-                for r in readers:
-                    r.stop()
-                    r.join()
+                h.stop_readers(readers)
         self.assertEqual(code, 0)
         self.assertLess(elapsed, self.GRACE + 2)
         for i, r in enumerate(readers):
