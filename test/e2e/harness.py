@@ -316,11 +316,7 @@ class Server:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self._stopped_by_us = True
-            try:
-                self.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
+            self.stop_nowait(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
