@@ -60,6 +60,16 @@ int limits_check_heartbeat_ms(uint64_t v, char *err, size_t err_cap)
 	return 0;
 }
 
+int limits_check_linger_ms(uint64_t v, char *err, size_t err_cap)
+{
+	if (v > LIMITS_LINGER_MS_MAX) {
+		snprintf(err, err_cap, "linger_ms: %llu is neither 0 (off) nor in 1..%d",
+			 (unsigned long long)v, LIMITS_LINGER_MS_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int limits_check_count(const char *field, size_t n, size_t max, char *err, size_t err_cap)
 {
 	if (n > max) {

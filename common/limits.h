@@ -21,6 +21,7 @@
 #define LIMITS_REQUEST_STRATEGIES_MAX 16
 #define LIMITS_HEARTBEAT_MS_MIN 100
 #define LIMITS_HEARTBEAT_MS_MAX 60000
+#define LIMITS_LINGER_MS_MAX 1000
 #define LIMITS_BATCH_SIGNALS_MAX 256
 /* Largest encoded Signal: every field at its maximum width. */
 #define LIMITS_SIGNAL_ENCODED_MAX                                              \
@@ -46,6 +47,8 @@ int limits_check_strategy(const char *field, const char *name, size_t len, char 
 int limits_check_min_strength(double v, char *err, size_t err_cap);
 /* 0 (off) or LIMITS_HEARTBEAT_MS_MIN..LIMITS_HEARTBEAT_MS_MAX. */
 int limits_check_heartbeat_ms(uint64_t v, char *err, size_t err_cap);
+/* 0 (off) or 1..LIMITS_LINGER_MS_MAX. */
+int limits_check_linger_ms(uint64_t v, char *err, size_t err_cap);
 int limits_check_count(const char *field, size_t n, size_t max, char *err, size_t err_cap);
 
 #endif

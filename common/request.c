@@ -38,7 +38,10 @@ int request_validate(const Signals__V1__SignalRequest *req, char *err, size_t er
 	rc = limits_check_min_strength(req->min_strength, err, err_cap);
 	if (rc < 0)
 		return rc;
-	return limits_check_heartbeat_ms(req->heartbeat_ms, err, err_cap);
+	rc = limits_check_heartbeat_ms(req->heartbeat_ms, err, err_cap);
+	if (rc < 0)
+		return rc;
+	return limits_check_linger_ms(req->linger_ms, err, err_cap);
 }
 
 /*

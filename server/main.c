@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/grpcrt.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "server/hub.h"
@@ -93,6 +94,12 @@ int main(int argc, char **argv)
 					.symtab = symtab,
 					.parking = parking,
 					.epoch = epoch,
+					.linger_max_ns =
+						opt.rate == 0
+							? 0
+							: (int64_t)(LIMITS_BATCH_SIGNALS_MAX *
+								    (uint64_t)TIMEUTIL_NS_PER_SEC /
+								    opt.rate),
 				},
 				&port, err, sizeof(err));
 	if (srv == NULL) {
@@ -104,7 +111,7 @@ int main(int argc, char **argv)
 		.ring = ring,
 		.symtab = symtab,
 		.parking = parking,
-		.wake = rpc_wake_list,
+		.wake = rpc_wake_published,
 		.wake_ctx = srv,
 	});
 	pool = hub != NULL ? producer_pool_create(&(struct producer_config){

@@ -21,11 +21,13 @@
 #include <grpc/support/time.h>
 
 #include "common/log.h"
+#include "common/limits.h"
 #include "common/request.h"
 #include "common/timeutil.h"
 #include "server/conn.h"
 #include "server/filter.h"
 #include "server/hub.h"
+#include "server/linger.h"
 #include "server/listener.h"
 #include "server/rpc_health.h"
 #include "server/rpc_internal.h"
@@ -62,12 +64,15 @@ struct generic_slot {
 
 struct stream {
 	struct parking_waiter waiter;
+	struct linger_entry linger; /* while it holds its signals back */
 	struct rpc_tag t_send, t_wake, t_close, t_status;
 	struct rpc_server *srv;
 	grpc_call *call;
 	pthread_mutex_t lock;   /* completions of one call arrive on any poller */
 	unsigned refs;          /* pending ops + parked; under lock */
 	bool batches;
+	bool lingering;         /* waits in srv->linger (see stream_pump) */
+	bool backlog;           /* its last message left matching signals behind */
 	bool send_in_flight;
 	bool held;              /* owes its connection a conn_release() */
 	bool finishing;         /* status sent */
@@ -80,6 +85,7 @@ struct stream {
 	uint64_t last_delivered;
 	uint64_t delivered;     /* signals, not messages */
 	uint32_t heartbeat_ms;
+	int64_t linger_ns;      /* 0: sends what waits at once */
 	_Atomic int64_t last_send_ns; /* monotonic; read by housekeeping */
 	int64_t opened_ns;
 	/* Made at the first send (a stream that never sends costs nothing),
@@ -112,6 +118,7 @@ struct rpc_server {
 	struct rpc_health *health;
 	struct rpc_reflection *reflection;
 	struct rpc_slices *slices;
+	struct linger *linger;  /* from start until the streams are gone */
 	struct listener *listener;
 	struct conn_table *conns;
 	grpc_server_credentials *creds;
@@ -327,6 +334,9 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	s->t_close.done = close_done;
 	s->t_status.done = status_done;
 	s->heartbeat_ms = req->heartbeat_ms;
+	s->linger_ns = (int64_t)req->linger_ms * TIMEUTIL_NS_PER_MS;
+	if (s->linger_ns > srv->cfg.linger_max_ns)
+		s->linger_ns = srv->cfg.linger_max_ns;
 	s->opened_ns = timeutil_monotonic_ns();
 	atomic_init(&s->last_send_ns, s->opened_ns);
 	s->from_seq = req->from_sequence;
@@ -366,10 +376,11 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 
 	log_info("stream_open",
 		 "id=%" PRIu64 " peer=%s method=%s symbols=%zu strategies=%zu min_strength=%g"
-		 " from_sequence=%" PRIu64 " heartbeat_ms=%" PRIu32,
+		 " from_sequence=%" PRIu64 " heartbeat_ms=%" PRIu32 " linger_us=%" PRId64,
 		 s->id, log_quote(s->peer, peer, sizeof(peer)),
 		 s->batches ? "StreamSignalBatches" : "StreamSignals", req->n_symbols,
-		 req->n_strategies, req->min_strength, req->from_sequence, s->heartbeat_ms);
+		 req->n_strategies, req->min_strength, req->from_sequence, s->heartbeat_ms,
+		 s->linger_ns / 1000);
 
 	/* Initial metadata and the close watch in one batch: it completes when
 	 * the call is over, whoever ends it. */
@@ -411,6 +422,11 @@ static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *p
 		return;
 	if (atomic_load(&srv->shutting_down))
 		rpc_finish_call(call, GRPC_STATUS_UNAVAILABLE, "shutting down");
+	else if (m->kind == METHOD_SIGNALS && req->linger_ms != 0)
+		/* A field that would silently do nothing is a trap. */
+		rpc_finish_call(call, GRPC_STATUS_INVALID_ARGUMENT,
+				"linger_ms: must be 0 on StreamSignals, which sends each signal at "
+				"once; use StreamSignalBatches to batch");
 	else
 		start_stream(srv, (enum method)m->kind, call, req);
 	signals__v1__signal_request__free_unpacked(req, NULL);
@@ -497,6 +513,35 @@ static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 	}
 }
 
+/*
+ * A batch stream lingers when signals wait but not a full batch's worth:
+ * counting every waiting signal, matching or not, errs on the side of
+ * sending early.
+ */
+static bool worth_lingering(const struct stream *s)
+{
+	uint64_t head = ring_head(s->srv->cfg.ring);
+
+	return head >= s->next_seq && head - s->next_seq + 1 < LIMITS_BATCH_SIGNALS_MAX;
+}
+
+/*
+ * Hands the stream to the linger timer, which wakes it at the next multiple
+ * of its linger on the monotonic clock after `now`: a signal waits at most
+ * one linger, and every stream with the same linger_ms wakes at the same
+ * instants, however it got there. So their connections flush once for all
+ * of them, where waits counted from each stream's own last send drifted
+ * apart and woke the timer nearly every millisecond.
+ *
+ * The caller owns the stream's next wake (holds its lock, or took it from
+ * the parking index) and hands the timer a reference.
+ */
+static void linger_start(struct stream *s, int64_t now)
+{
+	s->lingering = true;
+	linger_add(s->srv->linger, &s->linger, (now / s->linger_ns + 1) * s->linger_ns);
+}
+
 /* Ends the stream with a status. Caller holds s->lock; no send in flight. */
 static void stream_finish(struct stream *s, grpc_status_code code, const char *reason,
 			  const char *msg)
@@ -542,6 +587,15 @@ static void stream_pump(struct stream *s)
 			stream_finish(s, GRPC_STATUS_UNAVAILABLE, "shutdown", msg);
 			return;
 		}
+		/* What a full message left behind has waited already: it goes
+		 * now, and only newer signals start a wait. */
+		if (s->lingering) {
+			s->lingering = false; /* its wait is over: send what came */
+		} else if (s->linger_ns > 0 && !s->backlog && worth_lingering(s)) {
+			s->refs++; /* the timer's */
+			linger_start(s, timeutil_monotonic_ns());
+			return;
+		}
 		len = build_message(s, buf, &more, &count);
 		if (len == -ESTALE && s->delivered == 0 && s->from_seq != 0 &&
 		    s->next_seq == s->from_seq) {
@@ -577,6 +631,7 @@ static void stream_pump(struct stream *s)
 							    (size_t)len);
 
 			s->delivered += count;
+			s->backlog = more;
 			/* Hold back the flush only while more is known to follow:
 			 * never on the last message of a backlog. */
 			start_send(s, msg_slice, more ? GRPC_WRITE_BUFFER_HINT : 0);
@@ -685,7 +740,7 @@ static void wake_one(void *ctx, struct parking_waiter *w)
 	wake_stream(OWNER(w, struct stream, waiter));
 }
 
-void rpc_wake_list(void *ctx, struct parking_waiter *list)
+static void wake_list(void *ctx, struct parking_waiter *list)
 {
 	/* Every connection is held before the first wake goes out: a poller
 	 * quick to take that wake must not find its connection's count back
@@ -697,6 +752,46 @@ void rpc_wake_list(void *ctx, struct parking_waiter *list)
 	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next)
 		conn_hold(OWNER(w, struct stream, waiter)->conn, now);
 	parking_wake_list(list, wake_one, ctx);
+}
+
+void rpc_wake_published(void *ctx, struct parking_waiter *list)
+{
+	struct rpc_server *srv = ctx;
+	struct parking_waiter *now = NULL;
+	int64_t t = list != NULL ? timeutil_monotonic_ns() : 0;
+
+	while (list != NULL) {
+		struct parking_waiter *next = list->wake_next;
+		struct stream *s = OWNER(list, struct stream, waiter);
+
+		/* A lingering batch stream starts its wait here, with the
+		 * park reference passing to the timer. After shutdown began
+		 * nothing waits (the timer is flushing, but the wake is sooner
+		 * this way). */
+		if (s->linger_ns > 0 && !atomic_load_explicit(&srv->shutting_down,
+							      memory_order_relaxed)) {
+			linger_start(s, t);
+		} else {
+			list->wake_next = now;
+			now = list;
+		}
+		list = next;
+	}
+	wake_list(srv, now);
+}
+
+/* The linger timer's callback: these streams' waits are over. */
+static void linger_fired(void *ctx, struct linger_entry *list)
+{
+	struct parking_waiter *wake = NULL;
+
+	for (struct linger_entry *e = list; e != NULL; e = e->next) {
+		struct stream *s = OWNER(e, struct stream, linger);
+
+		s->waiter.wake_next = wake;
+		wake = &s->waiter;
+	}
+	wake_list(ctx, wake);
 }
 
 /* ---- threads ---- */
@@ -793,7 +888,7 @@ static void *housekeeper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&srv->streams_lock);
-		rpc_wake_list(srv, due);
+		wake_list(srv, due);
 		deadline += HOUSEKEEPING_PERIOD_NS;
 		if (deadline < now)
 			deadline = now + HOUSEKEEPING_PERIOD_NS;
@@ -985,6 +1080,9 @@ int rpc_server_start(struct rpc_server *srv)
 	}
 	rpc_health_start(srv->health);
 	rpc_reflection_start(srv->reflection);
+	rc = linger_create(&srv->linger, linger_fired, srv);
+	if (rc < 0)
+		return rc;
 	srv->pollers = calloc(srv->n_cqs, sizeof(*srv->pollers));
 	if (srv->pollers == NULL)
 		return -ENOMEM;
@@ -1060,11 +1158,15 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 		grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
 		grpc_server_cancel_all_calls(srv->server);
 		cqs_drain(srv, 0);
+		linger_destroy(srv->linger);
+		srv->linger = NULL;
 		return;
 	}
-	/* Parked streams learn of the shutdown when woken; the others at their
-	 * send's completion. */
-	rpc_wake_list(srv, parking_collect_all(srv->cfg.parking));
+	/* Parked and lingering streams learn of the shutdown when woken; the
+	 * others at their send's completion. */
+	wake_list(srv, parking_collect_all(srv->cfg.parking));
+	if (srv->linger != NULL)
+		linger_flush(srv->linger);
 	graceful = wait_until(srv, no_streams, deadline);
 	/* Only now the GOAWAY. The core closes a connection as soon as its
 	 * last stream is gone after the GOAWAY went out; the client's window
@@ -1098,6 +1200,10 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	if (srv->housekeeper_started)
 		pthread_join(srv->housekeeper, NULL);
 	srv->housekeeper_started = false;
+	/* Its last wakes (none, unless streams were cancelled) still need the
+	 * pollers. */
+	linger_destroy(srv->linger);
+	srv->linger = NULL;
 	for (unsigned i = 0; i < srv->n_cqs; i++)
 		grpc_completion_queue_shutdown(srv->cqs[i]);
 	for (unsigned i = 0; i < srv->n_pollers; i++)

@@ -38,6 +38,13 @@ struct rpc_config {
 	const struct symtab *symtab;
 	struct parking *parking;
 	const char *epoch;             /* sigstream-epoch value; must outlive the server */
+	/*
+	 * The longest a batch stream may hold its signals back (linger_ms):
+	 * what the producers take to publish a full batch, so that a waiting
+	 * stream never lets a whole batch pile up. 0: batch streams never
+	 * linger (unpaced producers fill a batch at once).
+	 */
+	int64_t linger_max_ns;
 };
 
 struct rpc_server;
@@ -50,8 +57,11 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 				     size_t err_cap);
 /* Starts accepting and the poller threads. Returns 0 or a negative errno. */
 int rpc_server_start(struct rpc_server *srv);
-/* A hub_wake_fn: wakes parked streams; `ctx` is the rpc_server. */
-void rpc_wake_list(void *ctx, struct parking_waiter *list);
+/*
+ * A hub_wake_fn, for the streams a publish unparked: `ctx` is the
+ * rpc_server. Lingering batch streams start their wait; the rest wake.
+ */
+void rpc_wake_published(void *ctx, struct parking_waiter *list);
 /*
  * Stops accepting, ends every stream with UNAVAILABLE and its resume point,
  * waits up to `grace_ns` for them to finish, cancels the rest, then sends

@@ -495,6 +495,105 @@ class BatchTests(ServerTestCase):
         self.assertEqual(got, sigs, "replayed batches differ from the signals seen live")
 
 
+class LingerTests(ServerTestCase):
+    """StreamSignalBatches with linger_ms: the server holds signals up to that
+    long to pack fuller batches, never longer than its producers take to
+    publish a full batch (256 signals: 128 ms at 2000/s)."""
+    server_args = ["--rate", "2000", "--symbols", "20"]
+
+    def read_batches(self, n_signals, **fields):
+        with channel(self.server.target) as ch:
+            r = h.Reader(open_stream(ch, batches=True, timeout=60, **fields),
+                         limit=n_signals, batches=True)
+            try:
+                self.assertTrue(r.wait_done(40), "%d signals did not arrive" % n_signals)
+            finally:
+                h.stop_readers([r])
+        self.assertIsNone(r.error)
+        return r
+
+    def test_linger_packs_fuller_batches(self):
+        r = self.read_batches(3000, linger_ms=50)
+        sigs = r.signals()
+        self.consecutive(h.sequences(sigs), "lingering stream")
+        for s in sigs:
+            self.check_signal(s)
+        sizes = [len(b.signals) for b in r.msgs]
+        self.assertTrue(all(1 <= n <= 256 for n in sizes), sizes)
+        # 2000 signals/s held up to 50 ms: about 100 per batch. Without the
+        # linger nearly every batch holds the one or two of a producer tick.
+        mean = sum(sizes[1:]) / max(1, len(sizes) - 1)
+        self.assertGreater(mean, 20, "mean batch %.1f signals: %s" % (mean, sizes[:40]))
+        # A timer that never fired would show as a stall, not as a slow test:
+        # no batch may arrive more than 1 s after the one before.
+        gaps = [b - a for a, b in zip(r.times, r.times[1:])]
+        self.assertLess(max(gaps), 1.0, "a lingering stream stalled")
+
+    def test_linger_is_capped_at_a_full_batch_of_publishing(self):
+        # linger_ms 1000 asks for more than 256 signals' worth at 2000/s: the
+        # server waits 128 ms, so batches come at least every few hundred ms.
+        r = self.read_batches(3000, linger_ms=1000)
+        self.consecutive(h.sequences(r.signals()), "capped stream")
+        self.assertIn("linger_us=128000", self.server.log())
+        self.assertLess(max(b - a for a, b in zip(r.times, r.times[1:])), 0.8)
+
+    def test_linger_with_filter(self):
+        want = {"SYM0003", "SYM0011"}
+        r = self.read_batches(300, linger_ms=40, symbols=sorted(want))
+        sigs = r.signals()
+        self.assertTrue(all(s.symbol in want for s in sigs), "a filtered-out symbol arrived")
+        seqs = h.sequences(sigs)
+        self.assertEqual(seqs, sorted(set(seqs)), "sequences repeat or go back")
+
+    def test_linger_replay_joins_live(self):
+        with channel(self.server.target) as ch:
+            live = open_stream(ch, timeout=60)
+            first = take(live, 1)[0].sequence
+            live.cancel()
+        time.sleep(0.5)  # ~1000 retained signals to replay, then live
+        r = self.read_batches(4000, linger_ms=30, from_sequence=first)
+        seqs = h.sequences(r.signals())
+        self.assertEqual(seqs[0], first)
+        self.consecutive(seqs, "replayed lingering stream")
+
+    def test_linger_on_stream_signals_is_invalid(self):
+        with channel(self.server.target) as ch:
+            msgs, code, details = h.expect_error(ch, h.request(linger_ms=50))
+        self.assertEqual(code, INVALID_ARGUMENT, "%s %r" % (code, details))
+        self.assertEqual(msgs, [])
+        self.assertIn("linger_ms", details)
+        self.assertIn("StreamSignalBatches", details)
+
+    def test_shutdown_ends_lingering_streams_with_their_resume_point(self):
+        args = ["--rate", "2000", "--symbols", "20", "--grace", "5"]
+        with Server(args) as srv, channel(srv.target) as ch:
+            readers = [h.Reader(open_stream(ch, batches=True, timeout=60, linger_ms=100),
+                                batches=True) for _ in range(10)]
+            try:
+                for r in readers:
+                    self.assertTrue(r.wait_count(1, 20), "a lingering stream got nothing")
+                t0 = time.monotonic()
+                srv.stop_nowait(signal.SIGTERM)
+                for r in readers:
+                    r.wait_done(10)
+                elapsed = time.monotonic() - t0
+                code = srv.wait_exit(20)
+            finally:
+                h.stop_readers(readers)
+        self.assertEqual(code, 0)
+        # The streams end at once: nothing waits out its linger. (The exit
+        # itself may take the grace: a Python channel with no call left does
+        # not read the GOAWAY's ping until it is used again.)
+        self.assertLess(elapsed, 2.0)
+        for i, r in enumerate(readers):
+            sigs = r.signals()
+            m = RESUME_RE.search(r.details or "")
+            self.assertEqual(r.code, UNAVAILABLE, "stream %d: %s %r" % (i, r.code, r.details))
+            self.assertIsNotNone(m, "stream %d: %r" % (i, r.details))
+            self.assertEqual(int(m.group(1)), sigs[-1].sequence + 1, "stream %d" % i)
+            self.consecutive(h.sequences(sigs), "stream %d" % i)
+
+
 # ==========================================================================
 # Filters
 # ==========================================================================
@@ -1177,6 +1276,7 @@ class BadRequestTests(ServerTestCase):
         ("heartbeat_ms 50", dict(heartbeat_ms=50), "heartbeat_ms", [r"\b100\b", r"\b60000\b"]),
         ("heartbeat_ms 60001", dict(heartbeat_ms=60001), "heartbeat_ms",
          [r"\b100\b", r"\b60000\b"]),
+        ("linger_ms 1001", dict(linger_ms=1001), "linger_ms", [r"\b1000\b"]),
     ]
 
     def test_invalid_requests(self):
@@ -1248,13 +1348,15 @@ class BadRequestTests(ServerTestCase):
             ("min_strength 1", dict(min_strength=1.0, symbols=["NOPE"])),
             ("min_strength 0", dict(min_strength=0.0, symbols=["NOPE"])),
             ("heartbeat_ms 60000", dict(heartbeat_ms=60000)),
+            ("linger_ms 1000 (batches)", dict(linger_ms=1000)),
         ]
         with channel(self.server.target) as ch:
             for name, fields in cases:
                 with self.subTest(case=name):
                     if "heartbeat_ms" not in fields:
                         fields = dict(fields, heartbeat_ms=100)  # proves the stream is up
-                    call = open_stream(ch, timeout=15, **fields)
+                    call = open_stream(ch, timeout=15, batches="linger_ms" in fields,
+                                       **fields)
                     take(call, 2, name)
                     call.cancel()
 

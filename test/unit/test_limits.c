@@ -69,6 +69,11 @@ START_TEST(test_numbers)
 	ck_assert_int_eq(limits_check_heartbeat_ms(99, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(limits_check_heartbeat_ms(60001, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "heartbeat_ms") && strstr(err, "100..60000"), "%s", err);
+	ck_assert_int_eq(limits_check_linger_ms(0, err, sizeof(err)), 0);
+	ck_assert_int_eq(limits_check_linger_ms(1, err, sizeof(err)), 0);
+	ck_assert_int_eq(limits_check_linger_ms(1000, err, sizeof(err)), 0);
+	ck_assert_int_eq(limits_check_linger_ms(1001, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "linger_ms") && strstr(err, "1..1000"), "%s", err);
 	ck_assert_int_eq(limits_check_count("symbols", 65, 64, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "symbols: 65 entries, at most 64 allowed");
 }
