@@ -39,6 +39,8 @@
 	"                        stream, and silence longer than 2*MS+1000 ms is then\n"  \
 	"                        taken for a dead connection\n"                           \
 	"  --batches             use StreamSignalBatches (many signals per message)\n"    \
+	"  --linger MS           with --batches: let the server hold a signal up to MS\n" \
+	"                        ms (1-1000; default 0, none) to pack fuller batches\n"  \
 	"  --log-level LEVEL     stderr detail: debug, info (default), warn, error\n"     \
 	"                        (also $SIGSTREAM_LOG_LEVEL)\n"                           \
 	"Filter and position:\n"                                                          \
@@ -114,6 +116,7 @@ enum flag_id {
 	FLAG_RETRY_FOR,
 	FLAG_ON_GAP,
 	FLAG_BATCHES,
+	FLAG_LINGER,
 	FLAG_LOG_LEVEL,
 };
 
@@ -139,6 +142,7 @@ static const struct flag {
 	{"retry-for", FLAG_RETRY_FOR, FOR_BOTH, true},
 	{"on-gap", FLAG_ON_GAP, FOR_BOTH, true},
 	{"batches", FLAG_BATCHES, FOR_BOTH, false},
+	{"linger", FLAG_LINGER, FOR_BOTH, true},
 	{"log-level", FLAG_LOG_LEVEL, FOR_BOTH, true},
 };
 
@@ -275,6 +279,14 @@ static int apply(struct cli_options *o, const struct flag *f, char *value, char 
 	case FLAG_BATCHES:
 		o->batches = true;
 		return 0;
+	case FLAG_LINGER:
+		rc = parse_u64(what, value, 0, UINT32_MAX, &u, err, cap);
+		if (rc < 0)
+			return rc;
+		if (limits_check_linger_ms(u, why, sizeof(why)) < 0)
+			return fail(err, cap, "--linger: %s", why);
+		o->linger_ms = (uint32_t)u;
+		return 0;
 	case FLAG_LOG_LEVEL:
 		if (log_level_parse(value, &o->log_level) < 0)
 			return fail(err, cap, "--log-level: \"%s\" is not one of debug, info, warn, error",
@@ -380,6 +392,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o, char *err, size_t er
 		server_set |= f->id == FLAG_SERVER;
 		level_set |= f->id == FLAG_LOG_LEVEL;
 	}
+	if (o->linger_ms != 0 && !o->batches)
+		return fail(err, err_cap, "--linger: needs --batches (StreamSignals sends each "
+					  "signal at once)");
 	rc = apply_env(o, server_set, level_set, err, err_cap);
 	if (rc < 0)
 		return rc;

@@ -61,6 +61,7 @@ struct cli_options {
 	enum format_kind format;
 	bool gap_fail;
 	bool batches;
+	uint32_t linger_ms;     /* with batches; 0: off */
 	enum log_level log_level;
 };
 

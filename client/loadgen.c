@@ -30,8 +30,9 @@
 #define POLL_NS (100 * TIMEUTIL_NS_PER_MS)
 /* How long cancelled calls get to complete before we give up on them. */
 #define DRAIN_NS (5 * TIMEUTIL_NS_PER_SEC)
-/* One symbol (tag, length, 15 bytes) and a min_strength (tag, 8 bytes). */
-#define REQUEST_MAX 32
+/* One symbol (tag, length, 15 bytes), a min_strength (tag, 8 bytes) and
+ * a linger_ms (tag, varint of at most 2 bytes). */
+#define REQUEST_MAX 40
 
 /*
  * The completion-queue tag is the stream's address with the operation in
@@ -314,6 +315,16 @@ static size_t encode_request(const struct loadgen_config *cfg, size_t i, uint8_t
 		buf[n++] = (3 << 3) | 1;
 		for (unsigned k = 0; k < 8; k++)
 			buf[n++] = (uint8_t)(bits >> (8 * k));
+	}
+	if (cfg->linger_ms != 0) {
+		uint32_t v = cfg->linger_ms; /* <= LIMITS_LINGER_MS_MAX: 2 varint bytes */
+
+		buf[n++] = 6 << 3;
+		while (v >= 0x80) {
+			buf[n++] = (uint8_t)(v | 0x80);
+			v >>= 7;
+		}
+		buf[n++] = (uint8_t)v;
 	}
 	return n;
 }
@@ -633,6 +644,9 @@ static int check_config(const struct loadgen_config *cfg)
 		return -EINVAL;
 	if (cfg->filter == LOADGEN_FILTER_MIN_STRENGTH &&
 	    limits_check_min_strength(cfg->min_strength, err, sizeof(err)) < 0)
+		return -EINVAL;
+	if (limits_check_linger_ms(cfg->linger_ms, err, sizeof(err)) < 0 ||
+	    (cfg->linger_ms != 0 && !cfg->batches))
 		return -EINVAL;
 	if (cfg->filter == LOADGEN_FILTER_SYMBOL &&
 	    (cfg->symbol == NULL ||

@@ -50,6 +50,7 @@ struct loadgen_config {
 	unsigned conns;      /* channels, each its own connection; >= 1 */
 	unsigned threads;    /* workers, one completion queue each; >= 1 */
 	bool batches;        /* StreamSignalBatches instead of StreamSignals */
+	uint32_t linger_ms;  /* the batches' linger_ms: 0..LIMITS_LINGER_MS_MAX */
 	enum loadgen_filter filter;
 	unsigned nsymbols;   /* ONE_SYMBOL: 1..10000 */
 	double min_strength; /* MIN_STRENGTH */

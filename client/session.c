@@ -400,6 +400,7 @@ static void build_request(const struct session *s, signals_v1_SignalRequest *req
 	req->min_strength = o->min_strength;
 	req->from_sequence = s->next_from;
 	req->heartbeat_ms = o->heartbeat_ms;
+	req->linger_ms = o->linger_ms;
 }
 
 static int64_t next_deadline(const struct session *s, int64_t now)

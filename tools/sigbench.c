@@ -32,6 +32,7 @@ static const char usage[] =
 	"  --conns M            connections the streams are spread over (default 4)\n"
 	"  --threads T          client threads, one completion queue each (default 1)\n"
 	"  --batches            StreamSignalBatches instead of StreamSignals\n"
+	"  --linger-ms MS       with --batches: the streams' linger_ms, 0..1000 (default 0)\n"
 	"  --filter F           what each stream asks for (default all):\n"
 	"                         all           every signal (gaps are checked)\n"
 	"                         one-symbol    stream i: symbol SYM%04u of i mod --symbols\n"
@@ -127,7 +128,7 @@ static int parse_filter(const char *text, struct loadgen_config *cfg)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
-		OPT_SERVER = 256, OPT_STREAMS, OPT_CONNS, OPT_THREADS, OPT_BATCHES, OPT_FILTER,
+		OPT_SERVER = 256, OPT_STREAMS, OPT_CONNS, OPT_THREADS, OPT_BATCHES, OPT_LINGER, OPT_FILTER,
 		OPT_SYMBOLS, OPT_MIN_STRENGTH, OPT_WARMUP, OPT_DURATION, OPT_SAMPLE, OPT_JSON,
 		OPT_LOG_LEVEL, OPT_HELP,
 	};
@@ -137,6 +138,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"conns", required_argument, NULL, OPT_CONNS},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"batches", no_argument, NULL, OPT_BATCHES},
+		{"linger-ms", required_argument, NULL, OPT_LINGER},
 		{"filter", required_argument, NULL, OPT_FILTER},
 		{"symbols", required_argument, NULL, OPT_SYMBOLS},
 		{"min-strength", required_argument, NULL, OPT_MIN_STRENGTH},
@@ -189,6 +191,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_BATCHES:
 			cfg->batches = true;
 			break;
+		case OPT_LINGER:
+			if (config_parse_u64(optarg, 0, UINT32_MAX, &sample) < 0 ||
+			    limits_check_linger_ms(sample, err, sizeof(err)) < 0) {
+				fprintf(stderr, "sigbench: --linger-ms: expected 0..%d, got '%s'\n",
+					LIMITS_LINGER_MS_MAX, optarg);
+				rc = -EINVAL;
+			}
+			cfg->linger_ms = (uint32_t)sample;
+			break;
 		case OPT_FILTER:
 			rc = parse_filter(optarg, cfg);
 			break;
@@ -238,6 +249,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (rc == 0 && optind < argc) {
 		fprintf(stderr, "sigbench: unexpected argument '%s'\n", argv[optind]);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && cfg->linger_ms != 0 && !cfg->batches) {
+		fprintf(stderr, "sigbench: --linger-ms needs --batches (StreamSignals does not "
+				"linger)\n");
 		rc = -EINVAL;
 	}
 	log_set_level(level);
@@ -290,8 +306,9 @@ static void print_json(const struct options *o, const struct loadgen_result *r, 
 
 	printf("{\"server\":");
 	json_string(stdout, cfg->target);
-	printf(",\"method\":\"%s\",\"filter\":\"%s\"",
-	       cfg->batches ? "StreamSignalBatches" : "StreamSignals", filter_name(cfg));
+	printf(",\"method\":\"%s\",\"filter\":\"%s\",\"linger_ms\":%" PRIu32,
+	       cfg->batches ? "StreamSignalBatches" : "StreamSignals", filter_name(cfg),
+	       cfg->linger_ms);
 	if (cfg->filter == LOADGEN_FILTER_SYMBOL) {
 		printf(",\"symbol\":");
 		json_string(stdout, cfg->symbol);

@@ -244,6 +244,8 @@ class UsageTests(CliTestCase):
             (["subscribe", "--count", "-1"], "--count"),
             (["subscribe", "--duration", "soon"], "--duration"),
             (["subscribe", "--heartbeat", "50"], "--heartbeat"),
+            (["subscribe", "--batches", "--linger", "1001"], "--linger"),
+            (["subscribe", "--linger", "50"], "--batches"),
             (["subscribe", "--from", "12abc"], "--from"),
             (["subscribe", "--on-gap", "ignore"], "--on-gap"),
             (["subscribe", "--retry-for", "-1"], "--retry-for"),
@@ -388,6 +390,13 @@ class FormatTests(CliTestCase):
         seqs = json_sequences(res[1].splitlines())
         self.assertEqual(len(seqs), 500)
         h.assert_consecutive(self, seqs, "--batches")
+
+    def test_batches_with_linger(self):
+        res = self.sub("--format", "json", "--count", "500", "--batches", "--linger", "40")
+        self.assert_exit(res, 0)
+        seqs = json_sequences(res[1].splitlines())
+        self.assertEqual(len(seqs), 500)
+        h.assert_consecutive(self, seqs, "--batches --linger 40")
 
     def test_count_and_duration(self):
         res = self.sub("--count", "5")

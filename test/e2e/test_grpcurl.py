@@ -370,6 +370,25 @@ class ReflectionWalkTests(GrpcurlTestCase):
                     self.assertIn('"symbol": "SYM0001"', text)
                     self.assertEqual(json_format.Parse(text, sig_cls()), sig)
 
+    def test_batches_with_linger_json_request(self):
+        """grpcurl -d '{"linger_ms":20}' ... StreamSignalBatches: the field is
+        known to reflection's descriptors, and batches arrive."""
+        w = self.walk("v1")
+        req_cls = w.message_class("signals.v1.SignalRequest")
+        batch_cls = w.message_class("signals.v1.SignalBatch")
+        req = json_format.Parse('{"lingerMs":20}', req_cls())
+        with channel(self.server.target) as ch:
+            call = ch.unary_stream(
+                "/signals.v1.SignalService/StreamSignalBatches",
+                request_serializer=req_cls.SerializeToString,
+                response_deserializer=batch_cls.FromString)(req, timeout=30)
+            try:
+                batches = [next(call) for _ in range(3)]
+            finally:
+                call.cancel()
+        seqs = [s.sequence for b in batches for s in b.signals]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+
 
 class ReflectionProtocolTests(GrpcurlTestCase):
     """The reflection protocol itself: lookups, errors, ordering, stream end."""

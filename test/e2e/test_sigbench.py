@@ -101,6 +101,17 @@ class SigbenchTests(unittest.TestCase):
         self.assertEqual(int(m["gaps"]), 0, err)
         self.assertEqual(int(m["errors"]), 0, err)
 
+    def test_batches_with_linger(self):
+        out, err = self.run_ok(["--batches", "--linger-ms", "50", "--json"])
+        obj = json.loads(out)
+        self.assertEqual(obj["method"], "StreamSignalBatches")
+        self.assertEqual(obj["linger_ms"], 50)
+        self.assertGreater(obj["msgs"], 0, err)
+        self.assertEqual(obj["gaps"], 0, err)
+        self.assertEqual(obj["errors"], 0, err)
+        # Signals held up to 50 ms travel many to a message.
+        self.assertGreater(obj["msgs"], 5 * obj["messages"], out)
+
     def test_summary_one_symbol(self):
         m, err = self.summary(["--filter", "one-symbol", "--symbols", "20"])
         self.assertGreater(int(m["msgs"]), 0, err)
@@ -141,9 +152,13 @@ class SigbenchTests(unittest.TestCase):
         self.assertIn("RESOURCE_EXHAUSTED", err)
 
     def test_bad_flag(self):
-        rc, _, err = run_sigbench(["--filter", "bogus"])
-        self.assertEqual(rc, 2)
-        self.assertIn("--filter", err)
+        for args, needle in ((["--filter", "bogus"], "--filter"),
+                             (["--batches", "--linger-ms", "1001"], "--linger-ms"),
+                             (["--linger-ms", "20"], "--batches")):
+            with self.subTest(args=args):
+                rc, _, err = run_sigbench(args)
+                self.assertEqual(rc, 2)
+                self.assertIn(needle, err)
 
 
 if __name__ == "__main__":
