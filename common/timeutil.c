@@ -22,12 +22,32 @@ int64_t timeutil_monotonic_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+struct timespec timeutil_timespec(int64_t ns)
+{
+	return (struct timespec){
+		.tv_sec = (time_t)(ns / TIMEUTIL_NS_PER_SEC),
+		.tv_nsec = (long)(ns % TIMEUTIL_NS_PER_SEC),
+	};
+}
+
+int timeutil_cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	rc = -pthread_condattr_init(&attr);
+	if (rc < 0)
+		return rc;
+	rc = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = -pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc;
+}
+
 void timeutil_sleep_until(int64_t deadline_ns)
 {
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline_ns / TIMEUTIL_NS_PER_SEC),
-		.tv_nsec = (long)(deadline_ns % TIMEUTIL_NS_PER_SEC),
-	};
+	struct timespec ts = timeutil_timespec(deadline_ns);
 
 	/* EINTR restarts against the same absolute deadline: no drift. */
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)

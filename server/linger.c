@@ -13,7 +13,7 @@
 
 struct linger {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* on the monotonic clock */
+	pthread_cond_t cond; /* monotonic deadlines */
 	pthread_t thread;
 	linger_fire_fn fire;
 	void *ctx;
@@ -101,8 +101,7 @@ static void *linger_main(void *arg)
 			struct timespec ts;
 
 			l->wait_ms = next_due(l);
-			ts.tv_sec = (time_t)(l->wait_ms / 1000);
-			ts.tv_nsec = (long)(l->wait_ms % 1000) * NS_PER_MS;
+			ts = timeutil_timespec(l->wait_ms * NS_PER_MS);
 			pthread_cond_timedwait(&l->cond, &l->lock, &ts);
 		}
 	}
@@ -113,7 +112,6 @@ static void *linger_main(void *arg)
 int linger_create(struct linger **out, linger_fire_fn fire, void *ctx)
 {
 	struct linger *l = calloc(1, sizeof(*l));
-	pthread_condattr_t attr;
 	int rc;
 
 	*out = NULL;
@@ -126,14 +124,7 @@ int linger_create(struct linger **out, linger_fire_fn fire, void *ctx)
 	rc = -pthread_mutex_init(&l->lock, NULL);
 	if (rc < 0)
 		goto fail_free;
-	/* Due times are monotonic: a wall-clock step must not move them. */
-	rc = -pthread_condattr_init(&attr);
-	if (rc < 0)
-		goto fail_mutex;
-	rc = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = -pthread_cond_init(&l->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	rc = timeutil_cond_init_monotonic(&l->cond);
 	if (rc < 0)
 		goto fail_mutex;
 	rc = -pthread_create(&l->thread, NULL, linger_main, l);

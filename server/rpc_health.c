@@ -418,7 +418,6 @@ static void watch_status_done(struct rpc_tag *tag, bool ok)
 struct rpc_health *rpc_health_create(const struct rpc_host *host)
 {
 	struct rpc_health *h = calloc(1, sizeof(*h));
-	pthread_condattr_t attr;
 	int rc;
 
 	if (h == NULL)
@@ -428,15 +427,8 @@ struct rpc_health *rpc_health_create(const struct rpc_host *host)
 	rc = -pthread_mutex_init(&h->lock, NULL);
 	if (rc < 0)
 		goto fail_free;
-	/* Shutdown waits with a deadline: on the monotonic clock, so that a
-	 * wall-clock step cannot stretch or cut it. */
-	rc = -pthread_condattr_init(&attr);
-	if (rc < 0)
-		goto fail_mutex;
-	rc = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = -pthread_cond_init(&h->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	/* Shutdown waits with a deadline. */
+	rc = timeutil_cond_init_monotonic(&h->cond);
 	if (rc < 0)
 		goto fail_mutex;
 	for (int m = 0; m < HEALTH_METHODS; m++) {
@@ -489,10 +481,7 @@ static bool watchers_told(const struct rpc_health *h)
 void rpc_health_shutdown(struct rpc_health *h)
 {
 	int64_t deadline = timeutil_monotonic_ns() + HEALTH_NOTIFY_WAIT_NS;
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline / TIMEUTIL_NS_PER_SEC),
-		.tv_nsec = (long)(deadline % TIMEUTIL_NS_PER_SEC),
-	};
+	struct timespec ts = timeutil_timespec(deadline);
 	unsigned watchers;
 	bool told;
 

@@ -338,6 +338,21 @@ class ReflectionWalkTests(GrpcurlTestCase):
                 self.assertEqual(sig.fields_by_name["side"].enum_type.full_name,
                                  "signals.v1.Side")
 
+    def first_messages(self, method, req, resp_cls, n):
+        """The first `n` messages of a SignalService stream, through
+        dynamic classes only (as grpcurl does it)."""
+        with channel(self.server.target) as ch:
+            call = ch.unary_stream(
+                "/signals.v1.SignalService/" + method,
+                request_serializer=type(req).SerializeToString,
+                response_deserializer=resp_cls.FromString)(req, timeout=30)
+            try:
+                got = [m for _, m in zip(range(n), call)]
+            finally:
+                call.cancel()
+        self.assertEqual(len(got), n, "%s ended early" % method)
+        return got
+
     def test_call_with_json_request(self):
         """grpcurl -d '{"symbols":["SYM0001"],"min_strength":0.5}' ...
         signals.v1.SignalService/StreamSignals, with dynamic classes only."""
@@ -347,20 +362,7 @@ class ReflectionWalkTests(GrpcurlTestCase):
                 req_cls = w.message_class("signals.v1.SignalRequest")
                 sig_cls = w.message_class("signals.v1.Signal")
                 req = json_format.Parse('{"symbols":["SYM0001"],"min_strength":0.5}', req_cls())
-                with channel(self.server.target) as ch:
-                    call = ch.unary_stream(
-                        "/signals.v1.SignalService/StreamSignals",
-                        request_serializer=req_cls.SerializeToString,
-                        response_deserializer=sig_cls.FromString)(req, timeout=30)
-                    got = []
-                    try:
-                        for sig in call:
-                            got.append(sig)
-                            if len(got) == 3:
-                                break
-                    finally:
-                        call.cancel()
-                self.assertEqual(len(got), 3)
+                got = self.first_messages("StreamSignals", req, sig_cls, 3)
                 for sig in got:
                     self.assertEqual(sig.symbol, "SYM0001")
                     self.assertGreaterEqual(sig.strength, 0.5)
@@ -377,15 +379,7 @@ class ReflectionWalkTests(GrpcurlTestCase):
         req_cls = w.message_class("signals.v1.SignalRequest")
         batch_cls = w.message_class("signals.v1.SignalBatch")
         req = json_format.Parse('{"lingerMs":20}', req_cls())
-        with channel(self.server.target) as ch:
-            call = ch.unary_stream(
-                "/signals.v1.SignalService/StreamSignalBatches",
-                request_serializer=req_cls.SerializeToString,
-                response_deserializer=batch_cls.FromString)(req, timeout=30)
-            try:
-                batches = [next(call) for _ in range(3)]
-            finally:
-                call.cancel()
+        batches = self.first_messages("StreamSignalBatches", req, batch_cls, 3)
         seqs = [s.sequence for b in batches for s in b.signals]
         self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
 
