@@ -17,8 +17,12 @@
 
 #include <stdint.h>
 
+#include "common/limits.h"
+
 #define LINGER_SLOTS 1024
-#define LINGER_MAX_NS (1000 * INT64_C(1000000)) /* one second */
+#define LINGER_MAX_NS ((int64_t)LIMITS_LINGER_MS_MAX * INT64_C(1000000))
+/* A wait may not go round the wheel (rounding up adds a millisecond). */
+_Static_assert(LINGER_SLOTS > LIMITS_LINGER_MS_MAX + 1, "linger wheel shorter than a wait");
 
 struct linger_entry {
 	struct linger_entry *next;
