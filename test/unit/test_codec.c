@@ -130,6 +130,7 @@ START_TEST(test_request_max_both_ways)
 	r.min_strength = 1.0;
 	r.from_sequence = UINT64_MAX;
 	r.heartbeat_ms = LIMITS_HEARTBEAT_MS_MAX;
+	r.linger_ms = LIMITS_LINGER_MS_MAX;
 	ck_assert_int_eq(request_validate(&r, err, sizeof(err)), 0);
 
 	na = signals__v1__signal_request__get_packed_size(&r);
@@ -145,6 +146,7 @@ START_TEST(test_request_max_both_ways)
 	ck_assert_str_eq(nr->strategies[15], strat_max);
 	ck_assert_uint_eq(nr->from_sequence, UINT64_MAX);
 	ck_assert_uint_eq(nr->heartbeat_ms, LIMITS_HEARTBEAT_MS_MAX);
+	ck_assert_uint_eq(nr->linger_ms, LIMITS_LINGER_MS_MAX);
 
 	nb = npb_encode(signals_v1_SignalRequest_fields, nr, b, signals_v1_SignalRequest_size);
 	ck_assert_uint_eq(nb, na);
