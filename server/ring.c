@@ -22,6 +22,9 @@ struct ring {
 	size_t mask;
 	/* Apart from the slots: readers poll head, the writer stores it. */
 	_Alignas(64) _Atomic uint64_t head;
+	/* The newest sequence written or being written: ahead of head while
+	 * a tick is written, whose slots already hold no older signal. */
+	_Atomic uint64_t written;
 	_Alignas(64) struct slot slots[];
 };
 
@@ -40,6 +43,7 @@ struct ring *ring_create(size_t capacity)
 		return NULL;
 	ring->mask = capacity - 1;
 	atomic_init(&ring->head, 0);
+	atomic_init(&ring->written, 0);
 	return ring;
 }
 
@@ -76,6 +80,11 @@ void ring_put(struct ring *ring, uint64_t seq, const struct ring_meta *meta,
 	uint64_t words[PAYLOAD_WORDS] = {0};
 
 	memcpy(words, bytes, len);
+	/* `written` moves before the slot is marked torn, and the release
+	 * fence publishes it with the mark: a reader that finds the slot
+	 * overwritten then also finds ring_oldest() past what it lost. */
+	atomic_store_explicit(&ring->written, seq, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	/* Mark the slot torn before touching it; the fence orders that mark
 	 * before the data stores for any reader that sees new data. */
 	atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
@@ -102,10 +111,12 @@ uint64_t ring_head(const struct ring *ring)
 
 uint64_t ring_oldest(const struct ring *ring)
 {
-	uint64_t head = ring_head(ring);
+	/* Not head: while a tick is written, the slots of its signals no
+	 * longer hold what head alone would call retained. */
+	uint64_t written = atomic_load_explicit(&ring->written, memory_order_acquire);
 	uint64_t cap = ring->mask + 1;
 
-	return head > cap ? head - cap + 1 : 1;
+	return written > cap ? written - cap + 1 : 1;
 }
 
 int ring_read(const struct ring *ring, uint64_t seq, struct ring_meta *meta, uint8_t *bytes)

@@ -50,7 +50,11 @@ void ring_publish(struct ring *ring, uint64_t seq);
 
 /* Newest published sequence; 0 before the first. */
 uint64_t ring_head(const struct ring *ring);
-/* Oldest sequence still retained (1 until the ring has wrapped). */
+/*
+ * Oldest sequence still retained (1 until the ring has wrapped): older ones
+ * read -ESTALE. Counted from what the writer has started to write, not from
+ * head, so it is never a sequence whose slot is already being overwritten.
+ */
 uint64_t ring_oldest(const struct ring *ring);
 
 /*

@@ -77,6 +77,33 @@ START_TEST(test_sequential)
 }
 END_TEST
 
+/* A tick is written before it is published: its slots already hold no
+ * older signal, so the oldest retained must move with the writes, not with
+ * head. (It once named a sequence that then read -ESTALE: a client told
+ * "from_sequence N is older than the oldest retained sequence N".) */
+START_TEST(test_oldest_moves_with_unpublished_writes)
+{
+	struct ring *r = ring_create(16);
+	struct ring_meta m;
+	uint8_t bytes[RING_PAYLOAD_MAX];
+
+	for (uint64_t s = 1; s <= 16; s++)
+		put_seq(r, s);
+	ring_publish(r, 16);
+	ck_assert_uint_eq(ring_oldest(r), 1);
+	for (uint64_t s = 17; s <= 21; s++)
+		put_seq(r, s);
+	ck_assert_uint_eq(ring_head(r), 16);
+	ck_assert_uint_eq(ring_oldest(r), 6);
+	for (uint64_t s = 1; s < 6; s++)
+		ck_assert_int_eq(ring_read(r, s, &m, bytes), -ESTALE);
+	for (uint64_t s = ring_oldest(r); s <= ring_head(r); s++)
+		ck_assert_msg(check_seq(s, &m, bytes, ring_read(r, s, &m, bytes)), "seq %llu",
+			      (unsigned long long)s);
+	ring_destroy(r);
+}
+END_TEST
+
 #define RACE_N 200000
 static struct ring *race_ring;
 static atomic_bool race_done;
@@ -154,6 +181,7 @@ Suite *ring_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_create_bounds);
 	tcase_add_test(tc, test_sequential);
+	tcase_add_test(tc, test_oldest_moves_with_unpublished_writes);
 	tcase_add_test(tc, test_writer_races_readers);
 	suite_add_tcase(s, tc);
 	return s;
