@@ -152,7 +152,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	struct loadgen_config *cfg = &o->cfg;
 	enum log_level level = LOG_WARN;
-	uint64_t sample;
+	uint64_t sample, u;
 	char err[160];
 	int opt, rc = 0;
 
@@ -192,13 +192,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			cfg->batches = true;
 			break;
 		case OPT_LINGER:
-			if (config_parse_u64(optarg, 0, UINT32_MAX, &sample) < 0 ||
-			    limits_check_linger_ms(sample, err, sizeof(err)) < 0) {
+			if (config_parse_u64(optarg, 0, UINT32_MAX, &u) < 0 ||
+			    limits_check_linger_ms(u, err, sizeof(err)) < 0) {
 				fprintf(stderr, "sigbench: --linger-ms: expected 0..%d, got '%s'\n",
 					LIMITS_LINGER_MS_MAX, optarg);
 				rc = -EINVAL;
 			}
-			cfg->linger_ms = (uint32_t)sample;
+			cfg->linger_ms = (uint32_t)u;
 			break;
 		case OPT_FILTER:
 			rc = parse_filter(optarg, cfg);
