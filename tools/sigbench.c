@@ -32,7 +32,7 @@ static const char usage[] =
 	"  --conns M            connections the streams are spread over (default 4)\n"
 	"  --threads T          client threads, one completion queue each (default 1)\n"
 	"  --batches            StreamSignalBatches instead of StreamSignals\n"
-	"  --linger-ms MS       with --batches: the streams' linger_ms, 0..1000 (default 0)\n"
+	"  --linger MS          with --batches: the streams' linger_ms, 0..1000 (default 0)\n"
 	"  --filter F           what each stream asks for (default all):\n"
 	"                         all           every signal (gaps are checked)\n"
 	"                         one-symbol    stream i: symbol SYM%04u of i mod --symbols\n"
@@ -138,7 +138,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"conns", required_argument, NULL, OPT_CONNS},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"batches", no_argument, NULL, OPT_BATCHES},
-		{"linger-ms", required_argument, NULL, OPT_LINGER},
+		{"linger", required_argument, NULL, OPT_LINGER},
 		{"filter", required_argument, NULL, OPT_FILTER},
 		{"symbols", required_argument, NULL, OPT_SYMBOLS},
 		{"min-strength", required_argument, NULL, OPT_MIN_STRENGTH},
@@ -194,7 +194,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_LINGER:
 			if (config_parse_u64(optarg, 0, UINT32_MAX, &u) < 0 ||
 			    limits_check_linger_ms(u, err, sizeof(err)) < 0) {
-				fprintf(stderr, "sigbench: --linger-ms: expected 0..%d, got '%s'\n",
+				fprintf(stderr, "sigbench: --linger: expected 0..%d, got '%s'\n",
 					LIMITS_LINGER_MS_MAX, optarg);
 				rc = -EINVAL;
 			}
@@ -252,7 +252,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		rc = -EINVAL;
 	}
 	if (rc == 0 && cfg->linger_ms != 0 && !cfg->batches) {
-		fprintf(stderr, "sigbench: --linger-ms needs --batches (StreamSignals does not "
+		fprintf(stderr, "sigbench: --linger needs --batches (StreamSignals does not "
 				"linger)\n");
 		rc = -EINVAL;
 	}

@@ -102,7 +102,7 @@ class SigbenchTests(unittest.TestCase):
         self.assertEqual(int(m["errors"]), 0, err)
 
     def test_batches_with_linger(self):
-        out, err = self.run_ok(["--batches", "--linger-ms", "50", "--json"])
+        out, err = self.run_ok(["--batches", "--linger", "50", "--json"])
         obj = json.loads(out)
         self.assertEqual(obj["method"], "StreamSignalBatches")
         self.assertEqual(obj["linger_ms"], 50)
@@ -153,8 +153,8 @@ class SigbenchTests(unittest.TestCase):
 
     def test_bad_flag(self):
         for args, needle in ((["--filter", "bogus"], "--filter"),
-                             (["--batches", "--linger-ms", "1001"], "--linger-ms"),
-                             (["--linger-ms", "20"], "--batches")):
+                             (["--batches", "--linger", "1001"], "--linger"),
+                             (["--linger", "20"], "--batches")):
             with self.subTest(args=args):
                 rc, _, err = run_sigbench(args)
                 self.assertEqual(rc, 2)
