@@ -317,14 +317,8 @@ static size_t encode_request(const struct loadgen_config *cfg, size_t i, uint8_t
 			buf[n++] = (uint8_t)(bits >> (8 * k));
 	}
 	if (cfg->linger_ms != 0) {
-		uint32_t v = cfg->linger_ms; /* <= LIMITS_LINGER_MS_MAX: 2 varint bytes */
-
-		buf[n++] = 6 << 3;
-		while (v >= 0x80) {
-			buf[n++] = (uint8_t)(v | 0x80);
-			v >>= 7;
-		}
-		buf[n++] = (uint8_t)v;
+		buf[n++] = 6 << 3; /* <= LIMITS_LINGER_MS_MAX: 2 varint bytes */
+		n += wire_put_varint(buf + n, cfg->linger_ms);
 	}
 	return n;
 }

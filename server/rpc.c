@@ -24,6 +24,7 @@
 #include "common/limits.h"
 #include "common/request.h"
 #include "common/timeutil.h"
+#include "common/wire.h"
 #include "server/conn.h"
 #include "server/filter.h"
 #include "server/hub.h"
@@ -434,18 +435,6 @@ static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *p
 
 /* ---- a stream's send loop ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /*
  * Builds the next message into `buf`: one Signal, or for batches the
  * already-serialised signals each behind SignalBatch's field-1 tag and
@@ -480,7 +469,7 @@ static int build_message(struct stream *s, uint8_t *buf, bool *more, uint32_t *c
 		}
 		if (s->batches) {
 			buf[len++] = 0x0a; /* SignalBatch.signals: field 1, length-delimited */
-			len += put_varint(buf + len, (uint64_t)rc);
+			len += wire_put_varint(buf + len, (uint64_t)rc);
 		}
 		memcpy(buf + len, one, (size_t)rc);
 		len += (size_t)rc;
@@ -649,7 +638,7 @@ static void stream_pump(struct stream *s)
 				size_t h = 1;
 
 				head[0] = 0x0a;
-				h += put_varint(head + 1, n);
+				h += wire_put_varint(head + 1, n);
 				memmove(buf + h, buf, n);
 				memcpy(buf, head, h);
 				n += h;

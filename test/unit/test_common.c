@@ -131,6 +131,23 @@ START_TEST(test_wire)
 	p = cut;
 	ck_assert(!wire_varint(&p, cut + sizeof(cut), &v));
 
+	/* The writer: the same bytes back, and a round trip at each width. */
+	uint8_t out[10];
+
+	ck_assert_uint_eq(wire_put_varint(out, UINT64_MAX), sizeof(max));
+	ck_assert_mem_eq(out, max, sizeof(max));
+	for (uint64_t x = 0; x < 64; x += 7) {
+		uint64_t want = (UINT64_C(1) << x) | 1;
+		size_t n = wire_put_varint(out, want);
+
+		p = out;
+		ck_assert(wire_varint(&p, out + n, &v));
+		ck_assert_uint_eq(v, want);
+		ck_assert_ptr_eq(p, out + n);
+	}
+	ck_assert_uint_eq(wire_put_varint(out, 127), 1);
+	ck_assert_uint_eq(wire_put_varint(out, 128), 2);
+
 	p = str;
 	ck_assert(wire_bytes(&p, str + sizeof(str), &body, &len));
 	ck_assert_uint_eq(len, 3);
