@@ -8,7 +8,6 @@
 
 #include "common/timeutil.h"
 
-#define NS_PER_MS INT64_C(1000000)
 #define SLOT(ms) ((size_t)((uint64_t)(ms) & (LINGER_SLOTS - 1)))
 
 struct linger {
@@ -27,7 +26,7 @@ struct linger {
 
 static int64_t now_ms(void)
 {
-	return timeutil_monotonic_ns() / NS_PER_MS;
+	return timeutil_monotonic_ns() / TIMEUTIL_NS_PER_MS;
 }
 
 /*
@@ -101,7 +100,7 @@ static void *linger_main(void *arg)
 			struct timespec ts;
 
 			l->wait_ms = next_due(l);
-			ts = timeutil_timespec(l->wait_ms * NS_PER_MS);
+			ts = timeutil_timespec(l->wait_ms * TIMEUTIL_NS_PER_MS);
 			pthread_cond_timedwait(&l->cond, &l->lock, &ts);
 		}
 	}
@@ -158,7 +157,7 @@ void linger_destroy(struct linger *l)
 
 int64_t linger_add(struct linger *l, struct linger_entry *e, int64_t due_ns)
 {
-	int64_t due = due_ns / NS_PER_MS + (due_ns % NS_PER_MS != 0);
+	int64_t due = due_ns / TIMEUTIL_NS_PER_MS + (due_ns % TIMEUTIL_NS_PER_MS != 0);
 	int64_t now;
 
 	pthread_mutex_lock(&l->lock);
@@ -167,8 +166,8 @@ int64_t linger_add(struct linger *l, struct linger_entry *e, int64_t due_ns)
 	now = now_ms();
 	if (due <= now)
 		due = now + 1;
-	if (due > now + LINGER_MAX_NS / NS_PER_MS)
-		due = now + LINGER_MAX_NS / NS_PER_MS;
+	if (due > now + LINGER_MAX_NS / TIMEUTIL_NS_PER_MS)
+		due = now + LINGER_MAX_NS / TIMEUTIL_NS_PER_MS;
 	if (due < l->cursor_ms)
 		due = l->cursor_ms;
 	e->due_ms = due;
@@ -178,7 +177,7 @@ int64_t linger_add(struct linger *l, struct linger_entry *e, int64_t due_ns)
 	if (l->flushing || due < l->wait_ms)
 		pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
-	return due * NS_PER_MS;
+	return due * TIMEUTIL_NS_PER_MS;
 }
 
 void linger_flush(struct linger *l)

@@ -18,9 +18,10 @@
 #include <stdint.h>
 
 #include "common/limits.h"
+#include "common/timeutil.h"
 
 #define LINGER_SLOTS 1024
-#define LINGER_MAX_NS ((int64_t)LIMITS_LINGER_MS_MAX * INT64_C(1000000))
+#define LINGER_MAX_NS ((int64_t)LIMITS_LINGER_MS_MAX * TIMEUTIL_NS_PER_MS)
 /* A wait may not go round the wheel (rounding up adds a millisecond). */
 _Static_assert(LINGER_SLOTS > LIMITS_LINGER_MS_MAX + 1, "linger wheel shorter than a wait");
 

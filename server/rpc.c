@@ -748,17 +748,17 @@ void rpc_wake_published(void *ctx, struct parking_waiter *list)
 	struct rpc_server *srv = ctx;
 	struct parking_waiter *now = NULL;
 	int64_t t = list != NULL ? timeutil_monotonic_ns() : 0;
+	/* After shutdown began nothing waits (the timer is flushing, but the
+	 * wake is sooner this way). */
+	bool may_linger = !atomic_load_explicit(&srv->shutting_down, memory_order_relaxed);
 
 	while (list != NULL) {
 		struct parking_waiter *next = list->wake_next;
 		struct stream *s = OWNER(list, struct stream, waiter);
 
 		/* A lingering batch stream starts its wait here, with the
-		 * park reference passing to the timer. After shutdown began
-		 * nothing waits (the timer is flushing, but the wake is sooner
-		 * this way). */
-		if (s->linger_ns > 0 && !atomic_load_explicit(&srv->shutting_down,
-							      memory_order_relaxed)) {
+		 * park reference passing to the timer. */
+		if (s->linger_ns > 0 && may_linger) {
 			linger_start(s, t);
 		} else {
 			list->wake_next = now;
