@@ -991,7 +991,11 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 	}
 	atomic_init(&srv->shutting_down, false);
 	pthread_mutex_init(&srv->streams_lock, NULL);
-	pthread_cond_init(&srv->streams_cond, NULL);
+	/* Shutdown waits on it with monotonic deadlines. */
+	if (timeutil_cond_init_monotonic(&srv->streams_cond) < 0) {
+		snprintf(err, err_cap, "cannot create a condition variable");
+		goto fail_cond;
+	}
 	if (cqs_create(srv) < 0) {
 		snprintf(err, err_cap, "out of memory");
 		goto fail_cqs;
@@ -1049,6 +1053,7 @@ fail:
 fail_cqs:
 	cqs_destroy(srv);
 	pthread_cond_destroy(&srv->streams_cond);
+fail_cond:
 	pthread_mutex_destroy(&srv->streams_lock);
 	rpc_slices_destroy(srv->slices);
 	free(srv);
@@ -1093,23 +1098,12 @@ int rpc_server_start(struct rpc_server *srv)
 /* Waits on streams_cond until `done` or the monotonic deadline. */
 static bool wait_until(struct rpc_server *srv, bool (*done)(struct rpc_server *), int64_t deadline)
 {
+	struct timespec ts = timeutil_timespec(deadline);
 	bool ok;
 
 	pthread_mutex_lock(&srv->streams_lock);
-	while (!(ok = done(srv))) {
-		int64_t left = deadline - timeutil_monotonic_ns();
-		struct timespec ts;
-		int64_t abs;
-
-		if (left <= 0)
-			break;
-		/* Condition variables wait on CLOCK_REALTIME by default. */
-		abs = timeutil_realtime_ns() + (left < 100 * TIMEUTIL_NS_PER_MS ? left
-									   : 100 * TIMEUTIL_NS_PER_MS);
-		ts.tv_sec = (time_t)(abs / TIMEUTIL_NS_PER_SEC);
-		ts.tv_nsec = (long)(abs % TIMEUTIL_NS_PER_SEC);
+	while (!(ok = done(srv)) && timeutil_monotonic_ns() < deadline)
 		pthread_cond_timedwait(&srv->streams_cond, &srv->streams_lock, &ts);
-	}
 	pthread_mutex_unlock(&srv->streams_lock);
 	return ok;
 }
