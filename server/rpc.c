@@ -54,6 +54,9 @@ static const char *const method_paths[METHOD_COUNT] = {
 };
 
 #define OWNER RPC_OWNER
+/* The most connections one wake_list() call groups streams by; a stream
+ * of any further connection gets a wake of its own. */
+#define WAKE_GROUPS_MAX 16
 
 struct generic_slot {
 	struct rpc_tag tag;
@@ -66,6 +69,8 @@ struct generic_slot {
 struct stream {
 	struct parking_waiter waiter;
 	struct linger_entry linger; /* while it holds its signals back */
+	/* Streams of its connection woken with it, by its wake (wake_list). */
+	struct stream *wake_group;
 	struct rpc_tag t_send, t_wake, t_close, t_status;
 	struct rpc_server *srv;
 	grpc_call *call;
@@ -716,17 +721,21 @@ static void wake_stream(struct stream *s)
 	grpc_call_error err = grpc_call_start_batch(s->call, NULL, 0, &s->t_wake, NULL);
 
 	if (err != GRPC_CALL_OK) {
+		struct stream *g = s->wake_group;
+
 		log_error("call_error", "op=wake id=%" PRIu64 " code=%d", s->id, (int)err);
 		pthread_mutex_lock(&s->lock);
 		conn_release(s->conn);
 		stream_unref_unlock(s);
-	}
-}
+		/* The rest of its group still needs waking: each on its own. */
+		while (g != NULL) {
+			struct stream *next = g->wake_group;
 
-static void wake_one(void *ctx, struct parking_waiter *w)
-{
-	(void)ctx;
-	wake_stream(OWNER(w, struct stream, waiter));
+			g->wake_group = NULL;
+			wake_stream(g);
+			g = next;
+		}
+	}
 }
 
 static void wake_list(void *ctx, struct parking_waiter *list)
@@ -738,9 +747,40 @@ static void wake_list(void *ctx, struct parking_waiter *list)
 	 * or in on_wake when it had nothing to send (see conn.h). */
 	int64_t now = list != NULL ? timeutil_monotonic_ns() : 0;
 
+	struct stream *carriers[WAKE_GROUPS_MAX];
+	unsigned n = 0;
+
+	(void)ctx;
 	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next)
 		conn_hold(OWNER(w, struct stream, waiter)->conn, now);
-	parking_wake_list(list, wake_one, ctx);
+	/*
+	 * One empty batch per connection, not per stream: the poller that
+	 * takes it starts the sends of all that connection's woken streams,
+	 * one after another. That is one trip through the completion queue
+	 * per connection and tick instead of one per stream, and the
+	 * connection's transport is driven by one thread, not contended by
+	 * all the pollers at once.
+	 */
+	while (list != NULL) {
+		struct parking_waiter *next = list->wake_next;
+		struct stream *s = OWNER(list, struct stream, waiter);
+		unsigned i = 0;
+
+		s->wake_group = NULL;
+		while (i < n && carriers[i]->conn != s->conn)
+			i++;
+		if (s->conn != NULL && i < n) {
+			s->wake_group = carriers[i]->wake_group;
+			carriers[i]->wake_group = s;
+		} else if (s->conn != NULL && n < WAKE_GROUPS_MAX) {
+			carriers[n++] = s;
+		} else {
+			wake_stream(s);
+		}
+		list = next;
+	}
+	for (unsigned i = 0; i < n; i++)
+		wake_stream(carriers[i]);
 }
 
 void rpc_wake_published(void *ctx, struct parking_waiter *list)
@@ -797,8 +837,19 @@ static void send_done(struct rpc_tag *tag, bool ok)
 
 static void wake_done(struct rpc_tag *tag, bool ok)
 {
+	struct stream *s = OWNER(tag, struct stream, t_wake);
+	/* Read first: once woken, a stream may park and be woken again,
+	 * which rewrites its group. */
+	struct stream *g = s->wake_group;
+
 	(void)ok;
-	on_wake(OWNER(tag, struct stream, t_wake));
+	on_wake(s);
+	while (g != NULL) {
+		struct stream *next = g->wake_group;
+
+		on_wake(g);
+		g = next;
+	}
 }
 
 static void close_done(struct rpc_tag *tag, bool ok)
