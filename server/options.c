@@ -61,7 +61,8 @@ static const char usage_text[] =
 	"  --symbols N|LIST       N numbered symbols SYM0000.. (1..100000), or a comma list\n"
 	"                         of names (default 100)\n"
 	"  --seed N               seed of the simulated market (default 1)\n"
-	"  --threads N            gRPC poller threads, 1..64 (default: CPU count)\n"
+	"  --threads N            gRPC poller threads, 1..64 (default: CPU count - 1,\n"
+	"                         at least 1)\n"
 	"  --max-streams N        concurrent streams before RESOURCE_EXHAUSTED (default 10000)\n"
 	"  --grace SECONDS        on SIGTERM, time given to streams to end (default 10)\n"
 	"  --tick-us N            producer publish tick in microseconds, 100..100000 (default 1000)\n"
@@ -195,9 +196,15 @@ static int apply(struct options *o, int id, const char *v, const char *src, FILE
 	}
 }
 
+uint64_t options_default_threads(long cpus)
+{
+	if (cpus <= 2)
+		return 1;
+	return cpus - 1 > 64 ? 64 : (uint64_t)(cpus - 1);
+}
+
 static void set_defaults(struct options *o)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(o, 0, sizeof(*o));
 	strcpy(o->listen, "0.0.0.0:50051");
@@ -206,7 +213,7 @@ static void set_defaults(struct options *o)
 	o->producers = 2;
 	o->n_symbols = 100;
 	o->seed = 1;
-	o->threads = cpus > 0 ? (uint64_t)(cpus > 64 ? 64 : cpus) : 1;
+	o->threads = options_default_threads(sysconf(_SC_NPROCESSORS_ONLN));
 	o->max_streams = 10000;
 	o->grace_s = 10;
 	o->tick_us = 1000;

@@ -42,4 +42,14 @@ enum options_result options_parse(struct options *o, int argc, char **argv, FILE
 /* Frees what options_parse() allocated. */
 void options_finish(struct options *o);
 
+/*
+ * The default poller thread count on a machine with `cpus` online CPUs:
+ * one per CPU but one, at least 1. A poller hands work to the others (a
+ * stream's wake and its send's completion may land on different threads,
+ * a futex wake and a context switch each), which costs more than a second
+ * poller gives until the fan-out needs more than a core; and the
+ * producers and the kernel's network work need a core of their own.
+ */
+uint64_t options_default_threads(long cpus);
+
 #endif
