@@ -61,8 +61,7 @@ static const char usage_text[] =
 	"  --symbols N|LIST       N numbered symbols SYM0000.. (1..100000), or a comma list\n"
 	"                         of names (default 100)\n"
 	"  --seed N               seed of the simulated market (default 1)\n"
-	"  --threads N            gRPC poller threads, 1..64 (default: CPU count - 1,\n"
-	"                         at least 1)\n"
+	"  --threads N            gRPC poller threads, 1..64 (default: CPU count)\n"
 	"  --max-streams N        concurrent streams before RESOURCE_EXHAUSTED (default 10000)\n"
 	"  --grace SECONDS        on SIGTERM, time given to streams to end (default 10)\n"
 	"  --tick-us N            producer publish tick in microseconds, 100..100000 (default 1000)\n"
@@ -198,9 +197,9 @@ static int apply(struct options *o, int id, const char *v, const char *src, FILE
 
 uint64_t options_default_threads(long cpus)
 {
-	if (cpus <= 2)
+	if (cpus <= 1)
 		return 1;
-	return cpus - 1 > 64 ? 64 : (uint64_t)(cpus - 1);
+	return cpus > 64 ? 64 : (uint64_t)cpus;
 }
 
 static void set_defaults(struct options *o)

@@ -43,12 +43,13 @@ enum options_result options_parse(struct options *o, int argc, char **argv, FILE
 void options_finish(struct options *o);
 
 /*
- * The default poller thread count on a machine with `cpus` online CPUs:
- * one per CPU but one, at least 1. A poller hands work to the others (a
- * stream's wake and its send's completion may land on different threads,
- * a futex wake and a context switch each), which costs more than a second
- * poller gives until the fan-out needs more than a core; and the
- * producers and the kernel's network work need a core of their own.
+ * The default poller thread count with `cpus` online CPUs: one per CPU
+ * (1..64). Fewer is cheaper per delivery while the fan-out fits in fewer
+ * cores (a stream's wake and its send's completion then stay on one
+ * thread: on 2 CPUs one poller cost 14-22% less CPU per delivery than
+ * two), but a fan-out that needs more than a core falls behind: 1000
+ * filtered streams at 100k deliveries/s reached p99 5 s with one poller,
+ * 50 ms with two. --threads trades one for the other.
  */
 uint64_t options_default_threads(long cpus);
 

@@ -31,10 +31,9 @@ START_TEST(test_default_threads)
 	ck_assert_uint_eq(options_default_threads(-1), 1); /* sysconf failed */
 	ck_assert_uint_eq(options_default_threads(0), 1);
 	ck_assert_uint_eq(options_default_threads(1), 1);
-	ck_assert_uint_eq(options_default_threads(2), 1);
-	ck_assert_uint_eq(options_default_threads(3), 2);
-	ck_assert_uint_eq(options_default_threads(8), 7);
-	ck_assert_uint_eq(options_default_threads(65), 64);
+	ck_assert_uint_eq(options_default_threads(2), 2);
+	ck_assert_uint_eq(options_default_threads(8), 8);
+	ck_assert_uint_eq(options_default_threads(64), 64);
 	ck_assert_uint_eq(options_default_threads(512), 64);
 }
 END_TEST
