@@ -204,7 +204,6 @@ uint64_t options_default_threads(long cpus)
 
 static void set_defaults(struct options *o)
 {
-
 	memset(o, 0, sizeof(*o));
 	strcpy(o->listen, "0.0.0.0:50051");
 	o->rate = 5000;

@@ -746,7 +746,6 @@ static void wake_list(void *ctx, struct parking_waiter *list)
 	 * woken. Each hold ends at the stream's send completion (on_send),
 	 * or in on_wake when it had nothing to send (see conn.h). */
 	int64_t now = list != NULL ? timeutil_monotonic_ns() : 0;
-
 	struct stream *carriers[WAKE_GROUPS_MAX];
 	unsigned n = 0;
 
