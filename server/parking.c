@@ -171,14 +171,3 @@ struct parking_waiter *parking_collect_all(struct parking *p)
 	pthread_mutex_unlock(&p->lock);
 	return out;
 }
-
-void parking_wake_list(struct parking_waiter *list,
-		       void (*wake)(void *ctx, struct parking_waiter *w), void *ctx)
-{
-	while (list != NULL) {
-		struct parking_waiter *next = list->wake_next;
-
-		wake(ctx, list);
-		list = next;
-	}
-}

@@ -78,12 +78,5 @@ struct parking_waiter *parking_collect(struct parking *p, const uint32_t *ids, u
 				       uint64_t first, uint64_t last);
 /* Unparks every waiter (shutdown); same ownership as parking_collect(). */
 struct parking_waiter *parking_collect_all(struct parking *p);
-/*
- * Delivers the wakes of a list from parking_collect*() (or chained through
- * wake_next by a caller that unparked them): wake(ctx, w) for each. `wake`
- * may re-park or free a waiter, so the next link is read first.
- */
-void parking_wake_list(struct parking_waiter *list,
-		       void (*wake)(void *ctx, struct parking_waiter *w), void *ctx);
 
 #endif

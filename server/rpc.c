@@ -738,7 +738,7 @@ static void wake_stream(struct stream *s)
 	}
 }
 
-static void wake_list(void *ctx, struct parking_waiter *list)
+static void wake_list(struct parking_waiter *list)
 {
 	/* Every connection is held before the first wake goes out: a poller
 	 * quick to take that wake must not find its connection's count back
@@ -749,7 +749,6 @@ static void wake_list(void *ctx, struct parking_waiter *list)
 	struct stream *carriers[WAKE_GROUPS_MAX];
 	unsigned n = 0;
 
-	(void)ctx;
 	for (struct parking_waiter *w = list; w != NULL; w = w->wake_next)
 		conn_hold(OWNER(w, struct stream, waiter)->conn, now);
 	/*
@@ -766,15 +765,15 @@ static void wake_list(void *ctx, struct parking_waiter *list)
 		unsigned i = 0;
 
 		s->wake_group = NULL;
-		while (i < n && carriers[i]->conn != s->conn)
+		while (s->conn != NULL && i < n && carriers[i]->conn != s->conn)
 			i++;
-		if (s->conn != NULL && i < n) {
+		if (s->conn == NULL || i == WAKE_GROUPS_MAX) {
+			wake_stream(s); /* no connection to share a wake with */
+		} else if (i < n) {
 			s->wake_group = carriers[i]->wake_group;
 			carriers[i]->wake_group = s;
-		} else if (s->conn != NULL && n < WAKE_GROUPS_MAX) {
-			carriers[n++] = s;
 		} else {
-			wake_stream(s);
+			carriers[n++] = s;
 		}
 		list = next;
 	}
@@ -805,7 +804,7 @@ void rpc_wake_published(void *ctx, struct parking_waiter *list)
 		}
 		list = next;
 	}
-	wake_list(srv, now);
+	wake_list(now);
 }
 
 /* The linger timer's callback: these streams' waits are over. */
@@ -813,13 +812,14 @@ static void linger_fired(void *ctx, struct linger_entry *list)
 {
 	struct parking_waiter *wake = NULL;
 
+	(void)ctx;
 	for (struct linger_entry *e = list; e != NULL; e = e->next) {
 		struct stream *s = OWNER(e, struct stream, linger);
 
 		s->waiter.wake_next = wake;
 		wake = &s->waiter;
 	}
-	wake_list(ctx, wake);
+	wake_list(wake);
 }
 
 /* ---- threads ---- */
@@ -927,7 +927,7 @@ static void *housekeeper_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&srv->streams_lock);
-		wake_list(srv, due);
+		wake_list(due);
 		deadline += HOUSEKEEPING_PERIOD_NS;
 		if (deadline < now)
 			deadline = now + HOUSEKEEPING_PERIOD_NS;
@@ -1197,7 +1197,7 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	}
 	/* Parked and lingering streams learn of the shutdown when woken; the
 	 * others at their send's completion. */
-	wake_list(srv, parking_collect_all(srv->cfg.parking));
+	wake_list(parking_collect_all(srv->cfg.parking));
 	if (srv->linger != NULL)
 		linger_flush(srv->linger);
 	graceful = wait_until(srv, no_streams, deadline);

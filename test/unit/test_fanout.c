@@ -163,7 +163,13 @@ static void on_wake(void *ctx, struct parking_waiter *w)
 
 static void on_wake_list(void *ctx, struct parking_waiter *list)
 {
-	parking_wake_list(list, on_wake, ctx);
+	while (list != NULL) {
+		/* The woken consumer may park the waiter again at once. */
+		struct parking_waiter *next = list->wake_next;
+
+		on_wake(ctx, list);
+		list = next;
+	}
 }
 
 static void *consume(void *arg)
