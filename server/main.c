@@ -41,6 +41,13 @@ static void make_epoch(char *buf, size_t cap)
 		 (uint64_t)(timeutil_realtime_ns() / TIMEUTIL_NS_PER_SEC), r);
 }
 
+/* The producers go quiet (coarse ticks, same rate) while nobody listens:
+ * an idle server then costs next to no CPU. */
+static void subscribers_changed(void *ctx, bool any)
+{
+	producer_pool_set_quiet(ctx, !any);
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt;
@@ -128,6 +135,9 @@ int main(int argc, char **argv)
 		log_error("startup_failed", "reason=%s", strerror(errno));
 		goto out;
 	}
+	/* Nobody is subscribed yet. */
+	producer_pool_set_quiet(pool, true);
+	rpc_server_watch_subscribers(srv, subscribers_changed, pool);
 	if (rpc_server_start(srv) < 0 || producer_pool_start(pool) < 0) {
 		log_error("startup_failed", "reason=threads");
 		goto out;
@@ -150,6 +160,8 @@ int main(int argc, char **argv)
 	log_info("stopped", "published=%" PRIu64, ring_head(ring));
 	rc = 0;
 out:
+	if (srv != NULL)
+		rpc_server_watch_subscribers(srv, NULL, NULL);
 	producer_pool_destroy(pool);
 	rpc_server_destroy(srv);
 	hub_destroy(hub);

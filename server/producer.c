@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/timeutil.h"
 #include "server/market.h"
@@ -52,6 +53,9 @@ struct producer_shard {
 	size_t next_slot;
 	uint64_t rate; /* this thread's share; 0 = unlimited */
 	uint64_t burst;
+	/* A quiet tick's tokens with as much again to spare: a late wake-up
+	 * loses none of them. */
+	uint64_t quiet_burst;
 	/* Lives here rather than on the stack: 32 KiB per thread. */
 	struct producer_signal buf[PRODUCER_BATCH_MAX];
 };
@@ -73,9 +77,18 @@ struct producer_pool {
 	 * of a tick's signals instead of one per thread at scattered phases.
 	 */
 	int64_t epoch_ns;
+	int64_t quiet_tick_ns;
 	unsigned n_shards;
 	struct producer_shard *shards;
 	atomic_bool stop;
+	/*
+	 * Written under quiet_lock, which a quiet thread also holds while it
+	 * decides to sleep, so a broadcast (leaving quiet, or stop) is never
+	 * missed; a thread at the fine tick only loads it, once per tick.
+	 */
+	atomic_bool quiet;
+	pthread_mutex_t quiet_lock;
+	pthread_cond_t quiet_cond; /* CLOCK_MONOTONIC */
 	/* Serialises start and stop, so concurrent stops both return joined. */
 	pthread_mutex_t lock;
 	enum producer_state state;
@@ -150,6 +163,29 @@ static int64_t pacer_ns_to_token(const struct pacer *p)
 	return (int64_t)(missing / p->rate + (missing % p->rate != 0));
 }
 
+/*
+ * Sleeps until `deadline_ns` or until the pool leaves quiet or stops,
+ * whichever comes first.
+ */
+static void shard_sleep_quiet(struct producer_shard *sh, int64_t deadline_ns)
+{
+	struct producer_pool *pool = sh->pool;
+	struct timespec ts = timeutil_timespec(deadline_ns);
+
+	pthread_mutex_lock(&pool->quiet_lock);
+	while (atomic_load_explicit(&pool->quiet, memory_order_relaxed) && !shard_stopping(sh)) {
+		if (pthread_cond_timedwait(&pool->quiet_cond, &pool->quiet_lock, &ts) != 0)
+			break; /* ETIMEDOUT: the tick is due */
+	}
+	pthread_mutex_unlock(&pool->quiet_lock);
+}
+
+/* The first point of the grid epoch_ns + k * step strictly after `now`. */
+static int64_t grid_after(int64_t epoch_ns, int64_t step, int64_t now)
+{
+	return now < epoch_ns ? epoch_ns : epoch_ns + ((now - epoch_ns) / step + 1) * step;
+}
+
 static void shard_run_unlimited(struct producer_shard *sh)
 {
 	while (!shard_stopping(sh))
@@ -158,17 +194,32 @@ static void shard_run_unlimited(struct producer_shard *sh)
 
 static void shard_run_paced(struct producer_shard *sh)
 {
-	const int64_t tick = sh->pool->tick_ns;
-	int64_t next = sh->pool->epoch_ns + tick;
+	struct producer_pool *pool = sh->pool;
+	int64_t tick = pool->tick_ns; /* or the quiet tick */
+	int64_t next = pool->epoch_ns + tick;
+	bool quiet = false;
 	int64_t now;
 	struct pacer pacer;
 
-	pacer_init(&pacer, sh->rate, sh->burst, sh->pool->epoch_ns);
+	pacer_init(&pacer, sh->rate, sh->burst, pool->epoch_ns);
 	while (!shard_stopping(sh)) {
-		timeutil_sleep_until(next);
+		if (quiet)
+			shard_sleep_quiet(sh, next);
+		else
+			timeutil_sleep_until(next);
 		now = timeutil_monotonic_ns();
-		shard_emit(sh, pacer_take(&pacer, now, sh->burst));
+		shard_emit(sh, pacer_take(&pacer, now, pacer.burst));
 
+		if (atomic_load_explicit(&pool->quiet, memory_order_relaxed) != quiet) {
+			/* Onto the other grid, at its next point. Everything
+			 * banked went out just now, so the new burst loses
+			 * nothing. */
+			quiet = !quiet;
+			tick = quiet ? pool->quiet_tick_ns : pool->tick_ns;
+			pacer.burst = quiet ? sh->quiet_burst : sh->burst;
+			next = grid_after(pool->epoch_ns, tick, now);
+			continue;
+		}
 		/*
 		 * Deadlines are absolute, so wake-up latency does not add up
 		 * into drift; the pacer, not the tick count, sets the rate.
@@ -177,7 +228,7 @@ static void shard_run_paced(struct producer_shard *sh)
 		/* Ticks that cannot earn a whole token are slept through. */
 		if (pacer.tokens == 0) {
 			int64_t ready = now + pacer_ns_to_token(&pacer);
-			int64_t cap = now + PRODUCER_IDLE_MAX_NS;
+			int64_t cap = now + (tick > PRODUCER_IDLE_MAX_NS ? tick : PRODUCER_IDLE_MAX_NS);
 
 			if (ready > cap)
 				ready = cap;
@@ -220,6 +271,7 @@ static bool config_valid(const struct producer_config *cfg)
 struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 {
 	struct producer_pool *pool;
+	pthread_condattr_t attr;
 	uint64_t n_shards;
 	int err;
 
@@ -233,7 +285,9 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 	pool->publish = cfg->publish;
 	pool->ctx = cfg->ctx;
 	pool->tick_ns = cfg->tick_ns;
+	pool->quiet_tick_ns = PRODUCER_QUIET_TICK_NS / cfg->tick_ns * cfg->tick_ns;
 	atomic_init(&pool->stop, false);
+	atomic_init(&pool->quiet, false);
 	pool->state = PRODUCER_IDLE;
 
 	/*
@@ -267,6 +321,9 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 		sh->burst = tokens_in(sh->rate, window);
 		if (sh->burst == 0)
 			sh->burst = 1;
+		sh->quiet_burst = tokens_in(sh->rate, 2 * pool->quiet_tick_ns);
+		if (sh->quiet_burst < sh->burst)
+			sh->quiet_burst = sh->burst;
 	}
 	for (size_t i = 0; i < cfg->n_symbols; i++) {
 		struct producer_shard *sh = &pool->shards[i % n_shards];
@@ -279,12 +336,28 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 	}
 
 	err = pthread_mutex_init(&pool->lock, NULL);
-	if (err != 0) {
-		errno = err;
-		goto fail_free;
-	}
+	if (err != 0)
+		goto fail_errno;
+	err = pthread_mutex_init(&pool->quiet_lock, NULL);
+	if (err != 0)
+		goto fail_lock;
+	err = pthread_condattr_init(&attr);
+	if (err != 0)
+		goto fail_quiet_lock;
+	err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (err == 0)
+		err = pthread_cond_init(&pool->quiet_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (err != 0)
+		goto fail_quiet_lock;
 	return pool;
 
+fail_quiet_lock:
+	pthread_mutex_destroy(&pool->quiet_lock);
+fail_lock:
+	pthread_mutex_destroy(&pool->lock);
+fail_errno:
+	errno = err;
 fail_free:
 	err = errno;
 	pool_free(pool);
@@ -296,6 +369,10 @@ fail_free:
 static void pool_join(struct producer_pool *pool, unsigned n)
 {
 	atomic_store(&pool->stop, true);
+	/* Quiet threads sleep on the condition, not on the clock alone. */
+	pthread_mutex_lock(&pool->quiet_lock);
+	pthread_cond_broadcast(&pool->quiet_cond);
+	pthread_mutex_unlock(&pool->quiet_lock);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(pool->shards[i].thread, NULL);
 }
@@ -363,11 +440,22 @@ void producer_pool_stop(struct producer_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 }
 
+void producer_pool_set_quiet(struct producer_pool *pool, bool quiet)
+{
+	pthread_mutex_lock(&pool->quiet_lock);
+	atomic_store_explicit(&pool->quiet, quiet, memory_order_relaxed);
+	if (!quiet)
+		pthread_cond_broadcast(&pool->quiet_cond);
+	pthread_mutex_unlock(&pool->quiet_lock);
+}
+
 void producer_pool_destroy(struct producer_pool *pool)
 {
 	if (pool == NULL)
 		return;
 	producer_pool_stop(pool);
+	pthread_cond_destroy(&pool->quiet_cond);
+	pthread_mutex_destroy(&pool->quiet_lock);
 	pthread_mutex_destroy(&pool->lock);
 	pool_free(pool);
 }

@@ -8,6 +8,13 @@
  * All threads share one tick grid, anchored when the pool starts, so their
  * publishes of a tick arrive together rather than at scattered phases.
  *
+ * Quiet: while nobody is subscribed (producer_pool_set_quiet()) the threads
+ * emit the same signals per second, in ticks of PRODUCER_QUIET_TICK_NS
+ * instead of `tick_ns`: the ring fills as before, for clients that resume
+ * later, but an idle server wakes ten times a second per thread instead of
+ * up to a thousand. Leaving quiet wakes every thread at once, so the first
+ * subscriber never waits for the end of a coarse tick.
+ *
  * Every step emits one signal: the next symbol of the shard (round robin)
  * moves one price step, and the strategies alternate, so the rate is exact
  * and strength follows the indicator.
@@ -15,10 +22,14 @@
 #ifndef SIGSTREAM_PRODUCER_H
 #define SIGSTREAM_PRODUCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "server/strategy.h"
+
+/* The tick of a quiet pool (rounded down to a whole number of tick_ns). */
+#define PRODUCER_QUIET_TICK_NS 100000000
 
 /* The most signals one publish call carries. */
 #define PRODUCER_BATCH_MAX 1024
@@ -55,6 +66,12 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg);
 int producer_pool_start(struct producer_pool *pool);
 /* Asks the threads to stop and joins them; idempotent. */
 void producer_pool_stop(struct producer_pool *pool);
+/*
+ * Quiet or not (see above); a new pool is not. Takes effect at once, before
+ * or after start. Cheap and non-blocking beyond a short mutex: it may be
+ * called under the caller's own locks. No effect at rate 0 (unpaced).
+ */
+void producer_pool_set_quiet(struct producer_pool *pool, bool quiet);
 /* Stops if needed, then frees. NULL is a no-op. */
 void producer_pool_destroy(struct producer_pool *pool);
 

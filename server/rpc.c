@@ -140,6 +140,8 @@ struct rpc_server {
 	struct stream *streams;
 	struct stream *heartbeats;
 	uint64_t n_streams;
+	void (*subscribers_fn)(void *ctx, bool any); /* on n_streams 0 <-> 1 */
+	void *subscribers_ctx;
 	uint64_t next_id;
 	bool shutdown_done;
 	bool stop_housekeeping;
@@ -285,7 +287,8 @@ static void stream_destroy(struct stream *s)
 		if (s->hb_next != NULL)
 			s->hb_next->hb_prev = s->hb_prev;
 	}
-	srv->n_streams--;
+	if (--srv->n_streams == 0 && srv->subscribers_fn != NULL)
+		srv->subscribers_fn(srv->subscribers_ctx, false);
 	pthread_cond_broadcast(&srv->streams_cond);
 	pthread_mutex_unlock(&srv->streams_lock);
 
@@ -377,7 +380,8 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 		srv->heartbeats = s;
 		pthread_cond_broadcast(&srv->streams_cond); /* the housekeeper may sleep */
 	}
-	srv->n_streams++;
+	if (srv->n_streams++ == 0 && srv->subscribers_fn != NULL)
+		srv->subscribers_fn(srv->subscribers_ctx, true);
 	pthread_mutex_unlock(&srv->streams_lock);
 
 	log_info("stream_open",
@@ -1108,6 +1112,15 @@ fail_cond:
 	rpc_slices_destroy(srv->slices);
 	free(srv);
 	return NULL;
+}
+
+void rpc_server_watch_subscribers(struct rpc_server *srv, void (*fn)(void *ctx, bool any),
+				  void *ctx)
+{
+	pthread_mutex_lock(&srv->streams_lock);
+	srv->subscribers_fn = fn;
+	srv->subscribers_ctx = ctx;
+	pthread_mutex_unlock(&srv->streams_lock);
 }
 
 int rpc_server_start(struct rpc_server *srv)

@@ -21,6 +21,7 @@
 #ifndef SIGSTREAM_RPC_H
 #define SIGSTREAM_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,16 @@ struct rpc_server;
  */
 struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, char *err,
 				     size_t err_cap);
+/*
+ * Has `fn` told when the server goes from no signal stream to one (true)
+ * and from one to none (false), so the producers can idle while nobody is
+ * subscribed. Call before rpc_server_start() (the server starts with none);
+ * NULL unregisters.
+ * `fn` runs under the server's stream lock, in order: it must not block or
+ * call back into the server.
+ */
+void rpc_server_watch_subscribers(struct rpc_server *srv, void (*fn)(void *ctx, bool any),
+				  void *ctx);
 /* Starts accepting and the poller threads. Returns 0 or a negative errno. */
 int rpc_server_start(struct rpc_server *srv);
 /*

@@ -432,6 +432,25 @@ class Server:
                     return int(line.split()[1])
         raise AssertionError("no VmRSS in /proc/%d/status" % self.proc.pid)
 
+    def wakeups_per_s(self, seconds):
+        """Voluntary context switches per second, all threads together, over
+        the next `seconds`: how often the server sleeps and is woken."""
+        def total():
+            n = 0
+            task = "/proc/%d/task" % self.proc.pid
+            for tid in os.listdir(task):
+                try:
+                    with open("%s/%s/status" % (task, tid)) as f:
+                        for line in f:
+                            if line.startswith("voluntary_ctxt_switches:"):
+                                n += int(line.split()[1])
+                except FileNotFoundError:
+                    pass  # a thread that just ended
+            return n
+        a, t0 = total(), time.monotonic()
+        time.sleep(seconds)
+        return (total() - a) / (time.monotonic() - t0)
+
     def sanitized(self):
         return binary_is_sanitized(self.exe)
 

@@ -403,6 +403,32 @@ class SequenceTests(ServerTestCase):
         self.assertTrue(0.4 * rate <= measured <= 2.5 * rate,
                         "--rate %d: measured %.0f signals/s" % (rate, measured))
 
+    def test_quiet_while_nobody_listens(self):
+        """With no stream open the producers keep the rate but publish in
+        ~100 ms ticks: the server wakes tens of times a second, not a
+        thousand. A stream resuming from sequence 1 still gets every
+        signal, and while it is open the fine tick is back."""
+        with Server(["--rate", "1000", "--producers", "2"]) as srv:
+            time.sleep(0.5)
+            idle = srv.wakeups_per_s(1.0)
+            with channel(srv.target) as ch:
+                r = h.Reader(open_stream(ch, timeout=60, from_sequence=1), limit=4000)
+                try:
+                    r.wait_count(2000, timeout=30)
+                    busy = srv.wakeups_per_s(1.0)
+                    r.wait_done(30)
+                finally:
+                    h.stop_readers([r])
+            time.sleep(0.5)
+            idle_again = srv.wakeups_per_s(1.0)
+        self.assertLess(idle, 150, "idle server: %.0f wake-ups/s" % idle)
+        self.assertGreater(busy, 400, "with a stream open: only %.0f wake-ups/s" % busy)
+        self.assertLess(idle_again, 150, "idle after the stream: %.0f wake-ups/s" % idle_again)
+        seqs = h.sequences(r.msgs)
+        self.assertEqual(seqs[0], 1, "replay did not start at sequence 1")
+        self.assertGreaterEqual(len(seqs), 4000, (r.code, r.details))
+        self.consecutive(seqs, "stream resumed from 1 across the quiet time")
+
     def test_rate_zero_runs_unpaced(self):
         with Server(["--rate", "0", "--ring", "1048576"]) as srv, channel(srv.target) as ch:
             a = h.newest_sequence(ch)

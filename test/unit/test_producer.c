@@ -470,6 +470,115 @@ START_TEST(test_idle_threads_do_not_spin)
 }
 END_TEST
 
+/* Publish calls and signals between two instants, from the sink's counters. */
+struct window {
+	uint64_t calls, signals;
+	int64_t ns;
+};
+
+static struct window window_over(struct sink *k, int64_t ms)
+{
+	uint64_t c0 = atomic_load(&k->calls), s0 = atomic_load(&k->signals);
+	int64_t t0 = timeutil_monotonic_ns();
+
+	sleep_ms(ms);
+	return (struct window){
+		.calls = atomic_load(&k->calls) - c0,
+		.signals = atomic_load(&k->signals) - s0,
+		.ns = timeutil_monotonic_ns() - t0,
+	};
+}
+
+START_TEST(test_quiet_keeps_rate_in_coarse_ticks)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	struct window w;
+	double expect;
+
+	/*
+	 * 2 threads at 2000/s: at the 1 ms tick each wakes ~1000 times a
+	 * second; quiet, ~10 times. The rate stays the same (the ring keeps
+	 * filling for clients that resume later).
+	 */
+	sink_init(&k, 8, 0);
+	cfg = config(2, 2000, 8, &k);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_set_quiet(pool, true);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(250); /* onto the quiet grid */
+	w = window_over(&k, 1000);
+	expect = 2000.0 * (double)w.ns / 1e9;
+	ck_assert_msg(fabs((double)w.signals - expect) <= expect * 0.25,
+		      "quiet: %llu signals in %.3f s, expected %.0f",
+		      (unsigned long long)w.signals, (double)w.ns / 1e9, expect);
+	/* Ten quiet ticks a second per thread, with room for one late. */
+	ck_assert_msg(w.calls <= 2 * 12, "quiet: %llu publish calls in 1 s",
+		      (unsigned long long)w.calls);
+
+	/* Not quiet: fine ticks again, and the rate unchanged. */
+	producer_pool_set_quiet(pool, false);
+	sleep_ms(50);
+	w = window_over(&k, 1000);
+	expect = 2000.0 * (double)w.ns / 1e9;
+	ck_assert_msg(fabs((double)w.signals - expect) <= expect * 0.25,
+		      "after quiet: %llu signals in %.3f s, expected %.0f",
+		      (unsigned long long)w.signals, (double)w.ns / 1e9, expect);
+	ck_assert_msg(w.calls >= 200, "after quiet: only %llu publish calls in 1 s",
+		      (unsigned long long)w.calls);
+	producer_pool_destroy(pool);
+	sink_check(&k);
+	sink_free(&k);
+}
+END_TEST
+
+START_TEST(test_quiet_ends_at_once)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	uint64_t before;
+	int64_t t0, waited = 0;
+
+	sink_init(&k, 4, 0);
+	cfg = config(1, 1000, 4, &k);
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_set_quiet(pool, true);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	for (int i = 0; i < 50; i++) {
+		/* Just after a quiet tick: the next is ~100 ms away. */
+		before = atomic_load(&k.calls);
+		sleep_ms(5);
+		if (atomic_load(&k.calls) != before)
+			break;
+	}
+	before = atomic_load(&k.calls);
+	t0 = timeutil_monotonic_ns();
+	producer_pool_set_quiet(pool, false);
+	while (atomic_load(&k.calls) == before && waited < 1000 * MS) {
+		sleep_ms(1);
+		waited = timeutil_monotonic_ns() - t0;
+	}
+	/* Woken, not left to the end of its coarse tick (~95 ms away). */
+	ck_assert_msg(waited < 60 * MS, "first publish %lld ms after leaving quiet",
+		      (long long)(waited / MS));
+
+	/* A quiet pool stops at once too. */
+	producer_pool_set_quiet(pool, true);
+	sleep_ms(150);
+	t0 = timeutil_monotonic_ns();
+	producer_pool_stop(pool);
+	ck_assert_msg(timeutil_monotonic_ns() - t0 < 60 * MS, "a quiet pool took %lld ms to stop",
+		      (long long)((timeutil_monotonic_ns() - t0) / MS));
+	producer_pool_destroy(pool);
+	sink_check(&k);
+	sink_free(&k);
+}
+END_TEST
+
 Suite *producer_suite(void);
 Suite *producer_suite(void)
 {
@@ -489,6 +598,8 @@ Suite *producer_suite(void)
 	tcase_add_test(tc, test_lifecycle_edges);
 	tcase_add_test(tc, test_bad_config);
 	tcase_add_test(tc, test_idle_threads_do_not_spin);
+	tcase_add_test(tc, test_quiet_keeps_rate_in_coarse_ticks);
+	tcase_add_test(tc, test_quiet_ends_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
