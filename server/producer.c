@@ -271,7 +271,6 @@ static bool config_valid(const struct producer_config *cfg)
 struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 {
 	struct producer_pool *pool;
-	pthread_condattr_t attr;
 	uint64_t n_shards;
 	int err;
 
@@ -341,13 +340,7 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 	err = pthread_mutex_init(&pool->quiet_lock, NULL);
 	if (err != 0)
 		goto fail_lock;
-	err = pthread_condattr_init(&attr);
-	if (err != 0)
-		goto fail_quiet_lock;
-	err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (err == 0)
-		err = pthread_cond_init(&pool->quiet_cond, &attr);
-	pthread_condattr_destroy(&attr);
+	err = -timeutil_cond_init_monotonic(&pool->quiet_cond);
 	if (err != 0)
 		goto fail_quiet_lock;
 	return pool;
