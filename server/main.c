@@ -127,6 +127,9 @@ int main(int argc, char **argv)
 				     .seed = opt.seed,
 				     .n_symbols = symtab_count(symtab),
 				     .tick_ns = (int64_t)opt.tick_us * 1000,
+				     /* A new stream starts at the head: a quiet
+				      * tick's burst stays well inside the ring. */
+				     .quiet_burst_max = ring_capacity(ring) / 4,
 				     .publish = hub_publish,
 				     .ctx = hub,
 			     })

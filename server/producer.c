@@ -197,7 +197,7 @@ static void shard_run_paced(struct producer_shard *sh)
 	struct producer_pool *pool = sh->pool;
 	int64_t tick = pool->tick_ns; /* or the quiet tick */
 	int64_t next = pool->epoch_ns + tick;
-	bool quiet = false;
+	bool quiet = false, want_quiet;
 	int64_t now;
 	struct pacer pacer;
 
@@ -208,15 +208,25 @@ static void shard_run_paced(struct producer_shard *sh)
 		else
 			timeutil_sleep_until(next);
 		now = timeutil_monotonic_ns();
+		want_quiet = atomic_load_explicit(&pool->quiet, memory_order_relaxed);
+		if (quiet && !want_quiet) {
+			/* A stream has just opened: back onto the fine grid with
+			 * an empty bucket. What the unfinished quiet tick earned
+			 * is dropped: published at once it would be a burst
+			 * that can overtake the new stream in a small ring. */
+			quiet = false;
+			tick = pool->tick_ns;
+			pacer_init(&pacer, sh->rate, sh->burst, now);
+			next = grid_after(pool->epoch_ns, tick, now);
+			continue;
+		}
 		shard_emit(sh, pacer_take(&pacer, now, pacer.burst));
-
-		if (atomic_load_explicit(&pool->quiet, memory_order_relaxed) != quiet) {
-			/* Onto the other grid, at its next point. Everything
-			 * banked went out just now, so the new burst loses
-			 * nothing. */
-			quiet = !quiet;
-			tick = quiet ? pool->quiet_tick_ns : pool->tick_ns;
-			pacer.burst = quiet ? sh->quiet_burst : sh->burst;
+		if (!quiet && want_quiet) {
+			/* Onto the quiet grid, at its next point. Everything
+			 * banked went out just now. */
+			quiet = true;
+			tick = pool->quiet_tick_ns;
+			pacer.burst = sh->quiet_burst;
 			next = grid_after(pool->epoch_ns, tick, now);
 			continue;
 		}
@@ -261,6 +271,23 @@ static void pool_free(struct producer_pool *pool)
 	free(pool);
 }
 
+/*
+ * PRODUCER_QUIET_TICK_NS, or shorter where the whole pool's signals of one
+ * would exceed quiet_burst_max; a whole number of ticks, at least one.
+ */
+static int64_t quiet_tick(const struct producer_config *cfg)
+{
+	int64_t ns = PRODUCER_QUIET_TICK_NS;
+
+	if (cfg->rate != 0 && cfg->quiet_burst_max != 0 &&
+	    tokens_in(cfg->rate, ns) > cfg->quiet_burst_max) {
+		/* quiet_burst_max < rate / 10 here: the product fits. */
+		ns = (int64_t)(cfg->quiet_burst_max * (uint64_t)TIMEUTIL_NS_PER_SEC / cfg->rate);
+	}
+	ns = ns / cfg->tick_ns * cfg->tick_ns;
+	return ns > cfg->tick_ns ? ns : cfg->tick_ns;
+}
+
 static bool config_valid(const struct producer_config *cfg)
 {
 	return cfg != NULL && cfg->threads >= 1 && cfg->n_symbols >= 1 &&
@@ -284,7 +311,7 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 	pool->publish = cfg->publish;
 	pool->ctx = cfg->ctx;
 	pool->tick_ns = cfg->tick_ns;
-	pool->quiet_tick_ns = PRODUCER_QUIET_TICK_NS / cfg->tick_ns * cfg->tick_ns;
+	pool->quiet_tick_ns = quiet_tick(cfg);
 	atomic_init(&pool->stop, false);
 	atomic_init(&pool->quiet, false);
 	pool->state = PRODUCER_IDLE;

@@ -10,10 +10,12 @@
  *
  * Quiet: while nobody is subscribed (producer_pool_set_quiet()) the threads
  * emit the same signals per second, in ticks of PRODUCER_QUIET_TICK_NS
- * instead of `tick_ns`: the ring fills as before, for clients that resume
- * later, but an idle server wakes ten times a second per thread instead of
- * up to a thousand. Leaving quiet wakes every thread at once, so the first
- * subscriber never waits for the end of a coarse tick.
+ * instead of `tick_ns` (or shorter: quiet_burst_max): the ring fills as
+ * before, for clients that resume later, but an idle server wakes ten times
+ * a second per thread instead of up to a thousand. Leaving quiet wakes every
+ * thread at once onto the fine grid, so the first subscriber never waits for
+ * the end of a coarse tick; what the unfinished quiet tick earned is
+ * dropped, not published at the new stream in one burst.
  *
  * Every step emits one signal: the next symbol of the shard (round robin)
  * moves one price step, and the strategies alternate, so the rate is exact
@@ -54,6 +56,13 @@ struct producer_config {
 	uint64_t seed;
 	size_t n_symbols;            /* >= 1 */
 	int64_t tick_ns;             /* pacing tick, e.g. 1 ms */
+	/*
+	 * The most signals a quiet pool publishes per quiet tick (its tick
+	 * shrinks to stay under it), so that a new stream never meets a burst
+	 * that overtakes it in the ring: e.g. a quarter of the ring. 0: no
+	 * bound.
+	 */
+	uint64_t quiet_burst_max;
 	producer_publish_fn publish;
 	void *ctx;
 };

@@ -14,6 +14,7 @@
 
 #define MS TIMEUTIL_NS_PER_MS
 #define MAX_SYMBOLS 64
+#define SINK_SIZES 4096
 
 /* What the publish callback saw, updated from every producer thread. */
 struct sink {
@@ -22,6 +23,9 @@ struct sink {
 	atomic_uint_fast64_t calls;
 	atomic_uint_fast64_t bad_batch;   /* n == 0 or n > PRODUCER_BATCH_MAX */
 	atomic_uint_fast64_t bad_signal;  /* a field out of its range */
+	atomic_uint_fast64_t max_batch;   /* the largest n seen */
+	/* n of each of the first SINK_SIZES calls, by call number. */
+	atomic_uint_fast64_t sizes[SINK_SIZES];
 	atomic_uint_fast64_t per_symbol[MAX_SYMBOLS];
 	/* Optional record of the signals, in per-thread emission order. */
 	struct producer_signal *rec;
@@ -41,8 +45,14 @@ static void sink_publish(void *ctx, const struct producer_signal *sigs, size_t n
 {
 	struct sink *k = ctx;
 
-	atomic_fetch_add(&k->calls, 1);
+	uint_fast64_t call = atomic_fetch_add(&k->calls, 1);
+
+	if (call < SINK_SIZES)
+		atomic_store(&k->sizes[call], n);
 	atomic_fetch_add(&k->signals, n);
+	for (uint_fast64_t m = atomic_load(&k->max_batch);
+	     n > m && !atomic_compare_exchange_weak(&k->max_batch, &m, n);)
+		;
 	if (n == 0 || n > PRODUCER_BATCH_MAX) {
 		atomic_fetch_add(&k->bad_batch, 1);
 		return;
@@ -72,6 +82,9 @@ static void sink_init(struct sink *k, size_t n_symbols, size_t rec_cap)
 	atomic_init(&k->calls, 0);
 	atomic_init(&k->bad_batch, 0);
 	atomic_init(&k->bad_signal, 0);
+	atomic_init(&k->max_batch, 0);
+	for (size_t i = 0; i < SINK_SIZES; i++)
+		atomic_init(&k->sizes[i], 0);
 	for (size_t i = 0; i < MAX_SYMBOLS; i++)
 		atomic_init(&k->per_symbol[i], 0);
 	k->rec = NULL;
@@ -579,6 +592,58 @@ START_TEST(test_quiet_ends_at_once)
 }
 END_TEST
 
+START_TEST(test_quiet_burst_is_bounded)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	struct window w;
+	uint64_t before;
+	int64_t waited = 0, t0;
+
+	/*
+	 * 10000/s with at most 100 signals per quiet tick: the tick shrinks
+	 * from 100 ms to 10 ms. Leaving quiet publishes no backlog: the
+	 * first batch after it is one fine tick's (10 signals), not what the
+	 * unfinished quiet tick earned.
+	 */
+	sink_init(&k, 4, 0);
+	cfg = config(1, 10000, 4, &k);
+	cfg.quiet_burst_max = 100;
+	pool = producer_pool_create(&cfg);
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_set_quiet(pool, true);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	sleep_ms(100);
+	atomic_store(&k.max_batch, 0);
+	w = window_over(&k, 500);
+	ck_assert_msg(w.calls >= 20 && w.calls <= 80, "%llu quiet publishes in 0.5 s, expected ~50",
+		      (unsigned long long)w.calls);
+	ck_assert_uint_le(atomic_load(&k.max_batch), 2 * 100);
+
+	/* Just after a quiet tick, then half way to the next: ~5 ms of
+	 * tokens (50) are banked. */
+	before = atomic_load(&k.calls);
+	while (atomic_load(&k.calls) == before)
+		sleep_ms(1);
+	sleep_ms(5);
+	before = atomic_load(&k.calls);
+	t0 = timeutil_monotonic_ns();
+	producer_pool_set_quiet(pool, false);
+	while (atomic_load(&k.calls) == before && waited < 1000 * MS) {
+		sleep_ms(1);
+		waited = timeutil_monotonic_ns() - t0;
+	}
+	ck_assert_int_lt(waited, 1000 * MS);
+	ck_assert_uint_lt(before, SINK_SIZES);
+	ck_assert_msg(atomic_load(&k.sizes[before]) <= 30, "first batch after quiet: %llu signals",
+		      (unsigned long long)atomic_load(&k.sizes[before]));
+	producer_pool_destroy(pool);
+	sink_check(&k);
+	sink_free(&k);
+}
+END_TEST
+
 Suite *producer_suite(void);
 Suite *producer_suite(void)
 {
@@ -600,6 +665,7 @@ Suite *producer_suite(void)
 	tcase_add_test(tc, test_idle_threads_do_not_spin);
 	tcase_add_test(tc, test_quiet_keeps_rate_in_coarse_ticks);
 	tcase_add_test(tc, test_quiet_ends_at_once);
+	tcase_add_test(tc, test_quiet_burst_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
