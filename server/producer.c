@@ -238,7 +238,7 @@ static void shard_run_paced(struct producer_shard *sh)
 		/* Ticks that cannot earn a whole token are slept through. */
 		if (pacer.tokens == 0) {
 			int64_t ready = now + pacer_ns_to_token(&pacer);
-			int64_t cap = now + (tick > PRODUCER_IDLE_MAX_NS ? tick : PRODUCER_IDLE_MAX_NS);
+			int64_t cap = now + PRODUCER_IDLE_MAX_NS;
 
 			if (ready > cap)
 				ready = cap;

@@ -30,7 +30,7 @@
 
 #include "server/strategy.h"
 
-/* The tick of a quiet pool (rounded down to a whole number of tick_ns). */
+/* The tick of a quiet pool, 100 ms (rounded down to a whole number of tick_ns). */
 #define PRODUCER_QUIET_TICK_NS 100000000
 
 /* The most signals one publish call carries. */
