@@ -502,6 +502,43 @@ static struct window window_over(struct sink *k, int64_t ms)
 	};
 }
 
+/* Creates and starts a pool that is quiet from the first tick. */
+static struct producer_pool *start_quiet(const struct producer_config *cfg)
+{
+	struct producer_pool *pool = producer_pool_create(cfg);
+
+	ck_assert_ptr_nonnull(pool);
+	producer_pool_set_quiet(pool, true);
+	ck_assert_int_eq(producer_pool_start(pool), 0);
+	return pool;
+}
+
+/* Waits until the pool publishes again. */
+static void wait_past_next_publish(struct sink *k)
+{
+	uint64_t before = atomic_load(&k->calls);
+
+	while (atomic_load(&k->calls) == before)
+		sleep_ms(1);
+}
+
+/*
+ * Ends quiet and waits (up to 1 s) for the next publish. Returns how long
+ * that took; *first gets that publish's call number.
+ */
+static int64_t leave_quiet(struct producer_pool *pool, struct sink *k, uint64_t *first)
+{
+	int64_t t0 = timeutil_monotonic_ns(), waited = 0;
+
+	*first = atomic_load(&k->calls);
+	producer_pool_set_quiet(pool, false);
+	while (atomic_load(&k->calls) == *first && waited < 1000 * MS) {
+		sleep_ms(1);
+		waited = timeutil_monotonic_ns() - t0;
+	}
+	return waited;
+}
+
 START_TEST(test_quiet_keeps_rate_in_coarse_ticks)
 {
 	struct sink k;
@@ -517,10 +554,7 @@ START_TEST(test_quiet_keeps_rate_in_coarse_ticks)
 	 */
 	sink_init(&k, 8, 0);
 	cfg = config(2, 2000, 8, &k);
-	pool = producer_pool_create(&cfg);
-	ck_assert_ptr_nonnull(pool);
-	producer_pool_set_quiet(pool, true);
-	ck_assert_int_eq(producer_pool_start(pool), 0);
+	pool = start_quiet(&cfg);
 	sleep_ms(250); /* onto the quiet grid */
 	w = window_over(&k, 1000);
 	expect = 2000.0 * (double)w.ns / 1e9;
@@ -552,29 +586,15 @@ START_TEST(test_quiet_ends_at_once)
 	struct sink k;
 	struct producer_config cfg;
 	struct producer_pool *pool;
-	uint64_t before;
-	int64_t t0, waited = 0;
+	uint64_t first;
+	int64_t t0, waited;
 
 	sink_init(&k, 4, 0);
 	cfg = config(1, 1000, 4, &k);
-	pool = producer_pool_create(&cfg);
-	ck_assert_ptr_nonnull(pool);
-	producer_pool_set_quiet(pool, true);
-	ck_assert_int_eq(producer_pool_start(pool), 0);
-	for (int i = 0; i < 50; i++) {
-		/* Just after a quiet tick: the next is ~100 ms away. */
-		before = atomic_load(&k.calls);
-		sleep_ms(5);
-		if (atomic_load(&k.calls) != before)
-			break;
-	}
-	before = atomic_load(&k.calls);
-	t0 = timeutil_monotonic_ns();
-	producer_pool_set_quiet(pool, false);
-	while (atomic_load(&k.calls) == before && waited < 1000 * MS) {
-		sleep_ms(1);
-		waited = timeutil_monotonic_ns() - t0;
-	}
+	pool = start_quiet(&cfg);
+	/* Just after a quiet tick: the next is ~100 ms away. */
+	wait_past_next_publish(&k);
+	waited = leave_quiet(pool, &k, &first);
 	/* Woken, not left to the end of its coarse tick (~95 ms away). */
 	ck_assert_msg(waited < 60 * MS, "first publish %lld ms after leaving quiet",
 		      (long long)(waited / MS));
@@ -598,8 +618,7 @@ START_TEST(test_quiet_burst_is_bounded)
 	struct producer_config cfg;
 	struct producer_pool *pool;
 	struct window w;
-	uint64_t before;
-	int64_t waited = 0, t0;
+	uint64_t first;
 
 	/*
 	 * 10000/s with at most 100 signals per quiet tick: the tick shrinks
@@ -610,10 +629,7 @@ START_TEST(test_quiet_burst_is_bounded)
 	sink_init(&k, 4, 0);
 	cfg = config(1, 10000, 4, &k);
 	cfg.quiet_burst_max = 100;
-	pool = producer_pool_create(&cfg);
-	ck_assert_ptr_nonnull(pool);
-	producer_pool_set_quiet(pool, true);
-	ck_assert_int_eq(producer_pool_start(pool), 0);
+	pool = start_quiet(&cfg);
 	sleep_ms(100);
 	atomic_store(&k.max_batch, 0);
 	w = window_over(&k, 500);
@@ -623,21 +639,12 @@ START_TEST(test_quiet_burst_is_bounded)
 
 	/* Just after a quiet tick, then half way to the next: ~5 ms of
 	 * tokens (50) are banked. */
-	before = atomic_load(&k.calls);
-	while (atomic_load(&k.calls) == before)
-		sleep_ms(1);
+	wait_past_next_publish(&k);
 	sleep_ms(5);
-	before = atomic_load(&k.calls);
-	t0 = timeutil_monotonic_ns();
-	producer_pool_set_quiet(pool, false);
-	while (atomic_load(&k.calls) == before && waited < 1000 * MS) {
-		sleep_ms(1);
-		waited = timeutil_monotonic_ns() - t0;
-	}
-	ck_assert_int_lt(waited, 1000 * MS);
-	ck_assert_uint_lt(before, SINK_SIZES);
-	ck_assert_msg(atomic_load(&k.sizes[before]) <= 30, "first batch after quiet: %llu signals",
-		      (unsigned long long)atomic_load(&k.sizes[before]));
+	ck_assert_int_lt(leave_quiet(pool, &k, &first), 1000 * MS);
+	ck_assert_uint_lt(first, SINK_SIZES);
+	ck_assert_msg(atomic_load(&k.sizes[first]) <= 30, "first batch after quiet: %llu signals",
+		      (unsigned long long)atomic_load(&k.sizes[first]));
 	producer_pool_destroy(pool);
 	sink_check(&k);
 	sink_free(&k);
