@@ -281,8 +281,11 @@ static int64_t quiet_tick(const struct producer_config *cfg)
 
 	if (cfg->rate != 0 && cfg->quiet_burst_max != 0 &&
 	    tokens_in(cfg->rate, ns) > cfg->quiet_burst_max) {
-		/* quiet_burst_max < rate / 10 here: the product fits. */
-		ns = (int64_t)(cfg->quiet_burst_max * (uint64_t)TIMEUTIL_NS_PER_SEC / cfg->rate);
+		/* In double: quiet_burst_max * 1e9 overflows 64 bits for
+		 * rates the pool accepts (any uint64), and the result is
+		 * rounded down to whole ticks anyway. */
+		ns = (int64_t)((double)cfg->quiet_burst_max * (double)TIMEUTIL_NS_PER_SEC /
+			       (double)cfg->rate);
 	}
 	ns = ns / cfg->tick_ns * cfg->tick_ns;
 	return ns > cfg->tick_ns ? ns : cfg->tick_ns;
