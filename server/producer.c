@@ -87,6 +87,16 @@ struct producer_pool {
 	 * missed; a thread at the fine tick only loads it, once per tick.
 	 */
 	atomic_bool quiet;
+	/*
+	 * When the pool last left quiet (epoch_ns before that), strictly
+	 * increasing: every thread restarts its pacer from this one instant.
+	 * Restarted from each thread's own wake-up, two threads at 500/s
+	 * landed a fraction of a tick apart in about one run in four and
+	 * then published in alternate ticks for good: each stream woken
+	 * twice as often with half the signals, ~2x the server's CPU at
+	 * 100 streams x 1000/s.
+	 */
+	_Atomic int64_t awake_ns;
 	pthread_mutex_t quiet_lock;
 	pthread_cond_t quiet_cond; /* CLOCK_MONOTONIC */
 	/* Serialises start and stop, so concurrent stops both return joined. */
@@ -197,26 +207,31 @@ static void shard_run_paced(struct producer_shard *sh)
 	struct producer_pool *pool = sh->pool;
 	int64_t tick = pool->tick_ns; /* or the quiet tick */
 	int64_t next = pool->epoch_ns + tick;
+	int64_t anchor = pool->epoch_ns; /* the awake_ns this pacer started at */
 	bool quiet = false, want_quiet;
-	int64_t now;
+	int64_t now, awake;
 	struct pacer pacer;
 
-	pacer_init(&pacer, sh->rate, sh->burst, pool->epoch_ns);
+	pacer_init(&pacer, sh->rate, sh->burst, anchor);
 	while (!shard_stopping(sh)) {
 		if (quiet)
 			shard_sleep_quiet(sh, next);
 		else
 			timeutil_sleep_until(next);
 		now = timeutil_monotonic_ns();
-		want_quiet = atomic_load_explicit(&pool->quiet, memory_order_relaxed);
-		if (quiet && !want_quiet) {
-			/* A stream has just opened: back onto the fine grid with
-			 * an empty bucket. What the unfinished quiet tick earned
-			 * is dropped: published at once it would be a burst
-			 * that can overtake the new stream in a small ring. */
+		want_quiet = atomic_load_explicit(&pool->quiet, memory_order_acquire);
+		awake = atomic_load_explicit(&pool->awake_ns, memory_order_relaxed);
+		if (!want_quiet && awake != anchor) {
+			/* A stream has just opened (or opened, closed and opened
+			 * again between two of this thread's ticks): back onto
+			 * the fine grid with a bucket empty at awake_ns, as every
+			 * other thread. What the unfinished quiet tick earned is
+			 * dropped: published at once it would be a burst that
+			 * can overtake the new stream in a small ring. */
 			quiet = false;
 			tick = pool->tick_ns;
-			pacer_init(&pacer, sh->rate, sh->burst, now);
+			anchor = awake;
+			pacer_init(&pacer, sh->rate, sh->burst, anchor);
 			next = grid_after(pool->epoch_ns, tick, now);
 			continue;
 		}
@@ -317,6 +332,7 @@ struct producer_pool *producer_pool_create(const struct producer_config *cfg)
 	pool->quiet_tick_ns = quiet_tick(cfg);
 	atomic_init(&pool->stop, false);
 	atomic_init(&pool->quiet, false);
+	atomic_init(&pool->awake_ns, 0);
 	pool->state = PRODUCER_IDLE;
 
 	/*
@@ -431,6 +447,7 @@ int producer_pool_start(struct producer_pool *pool)
 	if (err != 0)
 		goto out_unlock;
 	pool->epoch_ns = timeutil_monotonic_ns();
+	atomic_store_explicit(&pool->awake_ns, pool->epoch_ns, memory_order_relaxed);
 	for (; started < pool->n_shards; started++) {
 		err = -pthread_create(&pool->shards[started].thread, NULL, shard_main,
 				      &pool->shards[started]);
@@ -466,7 +483,15 @@ void producer_pool_stop(struct producer_pool *pool)
 void producer_pool_set_quiet(struct producer_pool *pool, bool quiet)
 {
 	pthread_mutex_lock(&pool->quiet_lock);
-	atomic_store_explicit(&pool->quiet, quiet, memory_order_relaxed);
+	if (!quiet && atomic_load_explicit(&pool->quiet, memory_order_relaxed)) {
+		int64_t now = timeutil_monotonic_ns();
+		int64_t last = atomic_load_explicit(&pool->awake_ns, memory_order_relaxed);
+
+		/* Published by the release store below. */
+		atomic_store_explicit(&pool->awake_ns, now > last ? now : last + 1,
+				      memory_order_relaxed);
+	}
+	atomic_store_explicit(&pool->quiet, quiet, memory_order_release);
 	if (!quiet)
 		pthread_cond_broadcast(&pool->quiet_cond);
 	pthread_mutex_unlock(&pool->quiet_lock);

@@ -15,7 +15,9 @@
  * a second per thread instead of up to a thousand. Leaving quiet wakes every
  * thread at once onto the fine grid, so the first subscriber never waits for
  * the end of a coarse tick; what the unfinished quiet tick earned is
- * dropped, not published at the new stream in one burst.
+ * dropped, not published at the new stream in one burst. Every thread's
+ * bucket restarts empty at the one instant the pool left quiet, so threads
+ * with the same share stay in step on the fine grid too.
  *
  * Every step emits one signal: the next symbol of the shard (round robin)
  * moves one price step, and the strategies alternate, so the rate is exact

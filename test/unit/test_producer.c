@@ -24,8 +24,14 @@ struct sink {
 	atomic_uint_fast64_t bad_batch;   /* n == 0 or n > PRODUCER_BATCH_MAX */
 	atomic_uint_fast64_t bad_signal;  /* a field out of its range */
 	atomic_uint_fast64_t max_batch;   /* the largest n seen */
-	/* n of each of the first SINK_SIZES calls, by call number. */
+	/* n, time and first symbol of each of the first SINK_SIZES calls,
+	 * by call number. */
 	atomic_uint_fast64_t sizes[SINK_SIZES];
+	atomic_int_fast64_t when[SINK_SIZES];
+	atomic_uint_fast32_t symbol[SINK_SIZES];
+	/* Armed: the next call publishing an odd symbol sets `holding` and
+	 * waits in the callback until `release`. */
+	atomic_bool hold_armed, holding, release;
 	atomic_uint_fast64_t per_symbol[MAX_SYMBOLS];
 	/* Optional record of the signals, in per-thread emission order. */
 	struct producer_signal *rec;
@@ -47,8 +53,17 @@ static void sink_publish(void *ctx, const struct producer_signal *sigs, size_t n
 
 	uint_fast64_t call = atomic_fetch_add(&k->calls, 1);
 
-	if (call < SINK_SIZES)
+	if (call < SINK_SIZES) {
 		atomic_store(&k->sizes[call], n);
+		atomic_store(&k->when[call], timeutil_monotonic_ns());
+		atomic_store(&k->symbol[call], n > 0 ? sigs[0].symbol : 0);
+	}
+	if (n > 0 && sigs[0].symbol % 2 == 1 && atomic_load(&k->hold_armed) &&
+	    atomic_exchange(&k->hold_armed, false)) {
+		atomic_store(&k->holding, true);
+		while (!atomic_load(&k->release))
+			timeutil_sleep_until(timeutil_monotonic_ns() + 100000);
+	}
 	atomic_fetch_add(&k->signals, n);
 	for (uint_fast64_t m = atomic_load(&k->max_batch);
 	     n > m && !atomic_compare_exchange_weak(&k->max_batch, &m, n);)
@@ -83,8 +98,14 @@ static void sink_init(struct sink *k, size_t n_symbols, size_t rec_cap)
 	atomic_init(&k->bad_batch, 0);
 	atomic_init(&k->bad_signal, 0);
 	atomic_init(&k->max_batch, 0);
-	for (size_t i = 0; i < SINK_SIZES; i++)
+	for (size_t i = 0; i < SINK_SIZES; i++) {
 		atomic_init(&k->sizes[i], 0);
+		atomic_init(&k->when[i], 0);
+		atomic_init(&k->symbol[i], 0);
+	}
+	atomic_init(&k->hold_armed, false);
+	atomic_init(&k->holding, false);
+	atomic_init(&k->release, false);
 	for (size_t i = 0; i < MAX_SYMBOLS; i++)
 		atomic_init(&k->per_symbol[i], 0);
 	k->rec = NULL;
@@ -651,6 +672,69 @@ START_TEST(test_quiet_burst_is_bounded)
 }
 END_TEST
 
+/* How many of calls [from, to) have a call of the other thread (symbol
+ * parity, 2 threads) within `ns` of them. */
+static uint64_t calls_in_step(struct sink *k, uint64_t from, uint64_t to, int64_t ns)
+{
+	uint64_t paired = 0;
+
+	for (uint64_t i = from; i < to; i++) {
+		int64_t ti = atomic_load(&k->when[i]);
+		uint32_t si = atomic_load(&k->symbol[i]);
+
+		for (uint64_t j = from; j < to; j++) {
+			int64_t d = atomic_load(&k->when[j]) - ti;
+
+			if (atomic_load(&k->symbol[j]) % 2 != si % 2 && d < ns && d > -ns) {
+				paired++;
+				break;
+			}
+		}
+	}
+	return paired;
+}
+
+START_TEST(test_threads_in_step_after_quiet)
+{
+	struct sink k;
+	struct producer_config cfg;
+	struct producer_pool *pool;
+	uint64_t from, to, paired;
+
+	/*
+	 * 2 threads at 250/s each: one signal every 4 ticks. In step they
+	 * publish in the same ticks, and one wake-up of the streams carries
+	 * both threads' signals. Thread 1 is held in its quiet publish while
+	 * the pool leaves quiet and let go 1.5 ms later: restarted from its
+	 * own wake-up it would publish 1-3 ticks after thread 0 for good.
+	 */
+	sink_init(&k, 2, 0);
+	cfg = config(2, 500, 2, &k);
+	pool = start_quiet(&cfg);
+	atomic_store(&k.hold_armed, true);
+	while (!atomic_load(&k.holding))
+		sleep_ms(1);
+	producer_pool_set_quiet(pool, false);
+	timeutil_sleep_until(timeutil_monotonic_ns() + 3 * MS / 2);
+	atomic_store(&k.release, true);
+	sleep_ms(20);
+	from = atomic_load(&k.calls);
+	sleep_ms(100);
+	to = atomic_load(&k.calls);
+	ck_assert_uint_lt(to, SINK_SIZES);
+	ck_assert_msg(to - from >= 20, "only %llu publish calls in 100 ms",
+		      (unsigned long long)(to - from));
+	/* Each thread's calls 4 ms apart; in step, the other's within
+	 * microseconds. Half is room for a loaded machine's late wake-ups. */
+	paired = calls_in_step(&k, from, to, MS / 2);
+	ck_assert_msg(2 * paired >= to - from, "%llu of %llu publish calls in step",
+		      (unsigned long long)paired, (unsigned long long)(to - from));
+	producer_pool_destroy(pool);
+	sink_check(&k);
+	sink_free(&k);
+}
+END_TEST
+
 Suite *producer_suite(void);
 Suite *producer_suite(void)
 {
@@ -673,6 +757,7 @@ Suite *producer_suite(void)
 	tcase_add_test(tc, test_quiet_keeps_rate_in_coarse_ticks);
 	tcase_add_test(tc, test_quiet_ends_at_once);
 	tcase_add_test(tc, test_quiet_burst_is_bounded);
+	tcase_add_test(tc, test_threads_in_step_after_quiet);
 	suite_add_tcase(s, tc);
 	return s;
 }
