@@ -1354,6 +1354,27 @@ class BadRequestTests(ServerTestCase):
                 healthy.join()
         self.consecutive(h.sequences(healthy.msgs), "healthy stream")
 
+    def test_oversized_request(self):
+        # 70,000 bytes of an unknown field: over the 65,536-byte request
+        # limit the server checks itself (its channel sets none). gzip
+        # shrinks it to ~100 bytes on the wire: the limit holds for what
+        # the request inflates to (and a request read uninflated would
+        # fail to decode instead).
+        raw = b"\xa2\x06" + bytes([0x80 | (70000 & 0x7F), 0x80 | ((70000 >> 7) & 0x7F),
+                                     70000 >> 14]) + b"\x00" * 70000
+        for compression in (None, grpc.Compression.Gzip):
+            with self.subTest(compression=compression), \
+                    channel(self.server.target) as ch:
+                rpc = ch.unary_stream("/signals.v1.SignalService/StreamSignals",
+                                      request_serializer=identity,
+                                      response_deserializer=identity)
+                msgs, code, details = drain(rpc(raw, timeout=10, compression=compression),
+                                            limit=1)
+                self.assertEqual(code, INVALID_ARGUMENT, "%s %r" % (code, details))
+                self.assertEqual(msgs, [])
+                self.assertIn("request", details)
+                self.assertRegex(details, r"\b65536\b", "the limit is not named")
+
     def test_unknown_fields_are_ignored(self):
         # Field 99 (varint) is not in SignalRequest: proto3 skips it.
         with channel(self.server.target) as ch:
