@@ -23,6 +23,9 @@
 #define LIMITS_HEARTBEAT_MS_MAX 60000
 #define LIMITS_LINGER_MS_MAX 1000
 #define LIMITS_BATCH_SIGNALS_MAX 256
+/* A whole SignalRequest as received (inflated if compressed): far above
+ * the largest valid one, which unknown fields may still pad. */
+#define LIMITS_REQUEST_BYTES_MAX 65536
 /* Largest encoded Signal: every field at its maximum width. */
 #define LIMITS_SIGNAL_ENCODED_MAX                                              \
 	(1 + 10 + 1 + 1 + LIMITS_SYMBOL_MAX + 1 + 1 + 1 + 8 + 1 + 8 + 1 + 10 + \
