@@ -62,7 +62,7 @@ static void sink_publish(void *ctx, const struct producer_signal *sigs, size_t n
 	    atomic_exchange(&k->hold_armed, false)) {
 		atomic_store(&k->holding, true);
 		while (!atomic_load(&k->release))
-			timeutil_sleep_until(timeutil_monotonic_ns() + 100000);
+			timeutil_sleep_until(timeutil_monotonic_ns() + MS / 10);
 	}
 	atomic_fetch_add(&k->signals, n);
 	for (uint_fast64_t m = atomic_load(&k->max_batch);
