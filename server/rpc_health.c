@@ -72,6 +72,7 @@ struct watch {
 	struct rpc_tag t_close, t_send, t_status;
 	struct rpc_health *h;
 	grpc_call *call;
+	struct rpc_deadline deadline;
 	int service;          /* index into health_services; -1: unknown name */
 	int sent;             /* status the watcher has; -1: none yet */
 	int sending;          /* status of the send in flight */
@@ -245,6 +246,7 @@ static void watch_unref_unlock(struct watch *w)
 	pthread_mutex_unlock(&h->lock);
 	if (!last)
 		return;
+	rpc_deadline_disarm(&w->deadline);
 	if (w->send_bb != NULL)
 		grpc_byte_buffer_destroy(w->send_bb);
 	grpc_call_unref(w->call);
@@ -304,7 +306,8 @@ static void watch_pump(struct watch *w)
 	}
 }
 
-static void on_watch(struct rpc_health *h, grpc_call *call, grpc_byte_buffer *payload)
+static void on_watch(struct rpc_health *h, const struct rpc_method *m, grpc_call *call,
+		     grpc_byte_buffer *payload, gpr_timespec deadline)
 {
 	Grpc__Health__V1__HealthCheckRequest *req = read_request(call, payload);
 	struct watch *w = NULL;
@@ -342,6 +345,7 @@ static void on_watch(struct rpc_health *h, grpc_call *call, grpc_byte_buffer *pa
 	h->watches = w;
 	h->n_watches++;
 	w->refs = 1; /* this function, until it unlocks */
+	rpc_deadline_arm(&w->deadline, m, call, deadline);
 	err = rpc_call_open(call, NULL, 0, &w->cancelled, &w->t_close);
 	if (err == GRPC_CALL_OK)
 		w->refs++;
@@ -355,14 +359,15 @@ out:
 
 /* ---- completions ---- */
 
-static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload)
+static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload,
+		      gpr_timespec deadline)
 {
 	/* Slots stay armed through our own shutdown: a Check that still gets
 	 * in must hear NOT_SERVING. The core fails them once it stops. */
 	if (m->kind == HEALTH_CHECK)
 		on_check(m->ctx, call, payload);
 	else
-		on_watch(m->ctx, call, payload);
+		on_watch(m->ctx, m, call, payload, deadline);
 }
 
 static void check_done(struct rpc_tag *tag, bool ok)

@@ -5,8 +5,14 @@
 #include <string.h>
 
 #include <grpc/byte_buffer.h>
+#include <grpc/support/time.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
+
+/* Longer than this is no deadline: grpc-timeout reaches 11,000 years,
+ * past what nanoseconds in an int64_t hold. */
+#define DEADLINE_FOREVER_S (100LL * 365 * 86400)
 
 /* A call answered with a status and nothing else. */
 struct oneshot {
@@ -22,12 +28,13 @@ static void accept_done(struct rpc_tag *tag, bool ok)
 	struct rpc_accept *a = RPC_OWNER(tag, struct rpc_accept, tag);
 	grpc_call *call = a->call;
 	grpc_byte_buffer *first = a->first;
+	gpr_timespec deadline = a->deadline;
 
 	grpc_metadata_array_destroy(&a->md);
 	if (!ok)
 		return;
 	arm(a);
-	a->m->on_call(a->m, call, first);
+	a->m->on_call(a->m, call, first, deadline);
 	if (first != NULL)
 		grpc_byte_buffer_destroy(first);
 }
@@ -64,6 +71,7 @@ int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 	m->cq = host->cq;
 	m->call_cqs = host->call_cqs;
 	m->n_call_cqs = host->n_call_cqs;
+	m->deadlines = host->deadlines;
 	atomic_init(&m->next_call_cq, 0);
 	m->handle = grpc_server_register_method(m->server, m->path, NULL,
 					       m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
@@ -171,4 +179,48 @@ void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg)
 		grpc_call_unref(call);
 		free(o);
 	}
+}
+
+void rpc_deadline_arm(struct rpc_deadline *dl, const struct rpc_method *m, grpc_call *call,
+		      gpr_timespec deadline)
+{
+	gpr_timespec left;
+
+	deadline_entry_init(&dl->entry);
+	dl->timer = m->deadlines;
+	dl->call = call;
+	dl->fired = false;
+	if (dl->timer == NULL || gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)
+		return;
+	left = gpr_time_sub(gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC),
+			    gpr_now(GPR_CLOCK_MONOTONIC));
+	if (left.tv_sec >= DEADLINE_FOREVER_S)
+		return;
+	if (left.tv_sec < 0)
+		left = gpr_time_0(GPR_TIMESPAN);
+	if (deadline_add(dl->timer, &dl->entry,
+			 timeutil_monotonic_ns() + (int64_t)left.tv_sec * TIMEUTIL_NS_PER_SEC +
+				 left.tv_nsec) < 0)
+		/* The client still ends the call at its deadline. */
+		log_warn("deadline_untracked", "reason=out_of_memory");
+}
+
+bool rpc_deadline_disarm(struct rpc_deadline *dl)
+{
+	if (dl->timer == NULL)
+		return false;
+	/* Taken under the timer's lock: `fired` is settled once it returns. */
+	deadline_remove(dl->timer, &dl->entry);
+	return dl->fired;
+}
+
+void rpc_deadline_fire(void *ctx, struct deadline_entry *e)
+{
+	struct rpc_deadline *dl = RPC_OWNER(e, struct rpc_deadline, entry);
+
+	(void)ctx;
+	dl->fired = true;
+	/* The words and code of the core's own deadline filter. */
+	grpc_call_cancel_with_status(dl->call, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded",
+				     NULL);
 }

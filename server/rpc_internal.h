@@ -15,6 +15,8 @@
 
 #include <grpc/grpc.h>
 
+#include "server/deadline.h"
+
 /*
  * Every tag handed to the completion queue is a struct rpc_tag embedded in
  * its owner; a poller calls done() with the completion's success bit, and
@@ -30,12 +32,14 @@ struct rpc_tag {
  * The server a service lives in: methods are registered before start.
  * Accepts are announced on `cq`; the accepted calls are bound to `call_cqs`
  * in turn (their completions go there), or to `cq` when n_call_cqs is 0.
+ * `deadlines` ends the calls whose deadline passes (struct rpc_deadline).
  */
 struct rpc_host {
 	grpc_server *server;
 	grpc_completion_queue *cq;
 	grpc_completion_queue *const *call_cqs;
 	unsigned n_call_cqs;
+	struct deadline *deadlines;
 };
 
 #define RPC_METHOD_SLOTS_MAX 8
@@ -62,16 +66,20 @@ struct rpc_accept {
  * owner sets the public fields, registers it before the server starts and
  * starts it after. on_call() owns the call; `payload` is the first message
  * when the method reads it at accept (else NULL, as when the client sent
- * none), destroyed once on_call() returns.
+ * none), destroyed once on_call() returns. `deadline` is the client's (see
+ * struct rpc_deadline): a handler that keeps the call past its own return
+ * arms it.
  */
 struct rpc_method {
 	const char *path;
 	bool payload;      /* read the first message at accept */
 	unsigned n_slots;  /* calls kept armed, 1..RPC_METHOD_SLOTS_MAX */
-	void (*on_call)(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload);
+	void (*on_call)(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload,
+			gpr_timespec deadline);
 	void *ctx;         /* the owner's */
 	int kind;          /* the owner's: which of its methods this is */
-	/* private to rpc_internal.c */
+	/* private to rpc_internal.c, but for rpc_deadline_arm() */
+	struct deadline *deadlines;
 	grpc_server *server;
 	grpc_completion_queue *cq;
 	grpc_completion_queue *const *call_cqs;
@@ -106,5 +114,30 @@ grpc_call_error rpc_call_status(grpc_call *call, grpc_status_code code, const ch
 
 /* Answers `call` with a status and no message, then releases the call. */
 void rpc_finish_call(grpc_call *call, grpc_status_code code, const char *msg);
+
+/*
+ * A call's deadline, kept by the server: the core's deadline filter is left
+ * out of the stack (rpc_server_create), so a call that outlives its
+ * handler's return carries one of these. Embedded in the call's owner:
+ * armed once the owner holds the call for good, disarmed before it releases
+ * the call. When the deadline passes, the call is cancelled with
+ * DEADLINE_EXCEEDED, as the filter did; the owner sees its close complete.
+ */
+struct rpc_deadline {
+	struct deadline_entry entry;
+	struct deadline *timer;
+	grpc_call *call;
+	bool fired; /* under the timer's lock; read after disarm */
+};
+
+/* Arms `dl` for `call` with the deadline on_call() got (infinite: nothing to
+ * keep, but disarm stays valid). */
+void rpc_deadline_arm(struct rpc_deadline *dl, const struct rpc_method *m, grpc_call *call,
+		      gpr_timespec deadline);
+/* Disarms `dl`: afterwards the timer never touches the call. Returns true
+ * when the deadline had passed and cancelled the call. */
+bool rpc_deadline_disarm(struct rpc_deadline *dl);
+/* The timer's fire callback, for deadline_create(). */
+void rpc_deadline_fire(void *ctx, struct deadline_entry *e);
 
 #endif

@@ -129,6 +129,7 @@ struct refl_stream {
 	struct rpc_tag t_close, t_recv, t_send, t_status;
 	struct rpc_reflection *r;
 	grpc_call *call;
+	struct rpc_deadline deadline;
 	enum refl_api api;
 	unsigned refs;        /* pending batches, + the accept path while it runs */
 	bool recv_pending;
@@ -601,6 +602,8 @@ static void stream_unref_unlock(struct refl_stream *s)
 	pthread_mutex_unlock(&r->lock);
 	if (!last)
 		return;
+	if (rpc_deadline_disarm(&s->deadline) && s->end_reason == NULL)
+		s->end_reason = "deadline_exceeded";
 	log_debug("reflection_close", "id=%" PRIu64 " api=%s requests=%" PRIu64 " reason=%s",
 		  s->id, api_names[s->api], s->requests,
 		  s->end_reason != NULL ? s->end_reason : (s->cancelled ? "cancelled" : "ended"));
@@ -704,8 +707,10 @@ static void stream_answer(struct refl_stream *s, grpc_byte_buffer *bb)
 	}
 }
 
-static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api)
+static void on_open(struct rpc_reflection *r, const struct rpc_method *m, grpc_call *call,
+		    gpr_timespec deadline)
 {
+	enum refl_api api = (enum refl_api)m->kind;
 	struct refl_stream *s = calloc(1, sizeof(*s));
 	grpc_call_error err;
 
@@ -742,6 +747,7 @@ static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api
 	r->n_streams++;
 	log_debug("reflection_open", "id=%" PRIu64 " api=%s", s->id, api_names[api]);
 	s->refs = 1; /* this function, until it unlocks */
+	rpc_deadline_arm(&s->deadline, m, call, deadline);
 	err = rpc_call_open(call, NULL, 0, &s->cancelled, &s->t_close);
 	if (err == GRPC_CALL_OK) {
 		s->refs++;
@@ -754,10 +760,11 @@ static void on_open(struct rpc_reflection *r, grpc_call *call, enum refl_api api
 
 /* ---- completions ---- */
 
-static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload)
+static void on_accept(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload,
+		      gpr_timespec deadline)
 {
 	(void)payload; /* bidirectional: requests are read one by one */
-	on_open(m->ctx, call, (enum refl_api)m->kind);
+	on_open(m->ctx, m, call, deadline);
 }
 
 static void close_done(struct rpc_tag *tag, bool ok)

@@ -1412,6 +1412,107 @@ class BadRequestTests(ServerTestCase):
 # Unknown methods
 # ==========================================================================
 
+class DeadlineTests(ServerTestCase):
+    """The server ends each call at its deadline (grpc-timeout) itself, with
+    DEADLINE_EXCEEDED, on every long-lived method (server/deadline.h). A gRPC
+    client cancels at its own deadline, which would hide a server that does
+    not, so this client is a bare HTTP/2 one (python3-h2) that never does."""
+
+    SIGNALS = "/signals.v1.SignalService/StreamSignals"
+    BATCHES = "/signals.v1.SignalService/StreamSignalBatches"
+    WATCH = "/grpc.health.v1.Health/Watch"
+    REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+
+    @staticmethod
+    def frame(body):
+        return b"\0" + len(body).to_bytes(4, "big") + body
+
+    def test_calls_end_at_their_deadline(self):
+        import socket
+        import h2.config
+        import h2.connection
+        import h2.events
+        nope = self.frame(h.request(symbols=["NOPE"]).SerializeToString())
+        # stream id: (what, path, grpc-timeout, body; None: the request
+        # side stays open, as a bidirectional client's does)
+        calls = {
+            1: ("StreamSignals", self.SIGNALS, "800m", nope),
+            3: ("StreamSignalBatches", self.BATCHES, "800m", nope),
+            5: ("health Watch", self.WATCH, "800m", self.frame(b"")),
+            7: ("reflection", self.REFLECTION, "800m", None),
+            9: ("StreamSignals, deadline already past", self.SIGNALS, "1n", nope),
+            11: ("StreamSignals, no deadline", self.SIGNALS, None, nope),
+        }
+        with Server(["--rate", "1000", "--symbols", "20"]) as srv:
+            host, port = srv.target.rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            for sid, (_, path, timeout, body) in calls.items():
+                headers = [(":method", "POST"), (":scheme", "http"), (":authority", srv.target),
+                           (":path", path), ("content-type", "application/grpc"),
+                           ("te", "trailers")]
+                if timeout is not None:
+                    headers.append(("grpc-timeout", timeout))
+                conn.send_headers(sid, headers)
+                if body is not None:
+                    conn.send_data(sid, body, end_stream=True)
+            t0 = time.monotonic()
+            sock.sendall(conn.data_to_send())
+            status, ended, acked = {}, {}, []
+            sock.settimeout(0.2)
+
+            def pump():
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, (h2.events.ResponseReceived,
+                                       h2.events.TrailersReceived)):
+                        for k, v in ev.headers:
+                            if k == b"grpc-status":
+                                status[ev.stream_id] = v.decode()
+                    if isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                        ended.setdefault(ev.stream_id, time.monotonic() - t0)
+                    if isinstance(ev, h2.events.DataReceived):
+                        conn.acknowledge_received_data(ev.flow_controlled_length,
+                                                       ev.stream_id)
+                    if isinstance(ev, h2.events.PingAckReceived):
+                        acked.append(ev)
+                sock.sendall(conn.data_to_send())
+
+            try:
+                while len(ended) < len(calls) - 1 and time.monotonic() - t0 < 10.0:
+                    pump()
+                # The call without a deadline is still open beside them.
+                conn.ping(b"deadline")
+                sock.sendall(conn.data_to_send())
+                while not acked and time.monotonic() - t0 < 15.0:
+                    pump()
+            finally:
+                sock.close()
+            for sid, (what, _, timeout, _) in calls.items():
+                with self.subTest(call=what):
+                    if timeout is None:
+                        self.assertNotIn(sid, ended, "a call with no deadline ended")
+                        continue
+                    self.assertIn(sid, ended, "still open 10 s after an %s deadline" % timeout)
+                    self.assertEqual(status.get(sid), "4",
+                                     "ended after %.2f s without DEADLINE_EXCEEDED"
+                                     % ended[sid])
+                    if timeout == "800m":
+                        self.assertGreater(ended[sid], 0.7, "ended before its deadline")
+            # The server says why, and goes on serving.
+            closes = srv.wait_log_count(r"stream_close.*reason=deadline_exceeded", 3, 10)
+            self.assertEqual(len(closes), 3, "\n".join(closes))
+            with channel(srv.target) as ch:
+                call = open_stream(ch, timeout=15)
+                sigs = take(call, 100)
+                call.cancel()
+            self.consecutive(h.sequences(sigs))
+
+
 class UnknownMethodTests(ServerTestCase):
     server_args = ["--rate", "2000"]
 
