@@ -99,7 +99,7 @@ struct stream {
 	grpc_byte_buffer *send_bb;
 	struct filter filter;
 	struct conn *conn;      /* NULL if the server did not accept it itself */
-	char peer[96];
+	char *peer;             /* the core's name for it, only where conn is NULL */
 	struct stream *prev, *next;       /* srv->streams */
 	struct stream *hb_prev, *hb_next; /* srv->heartbeats */
 };
@@ -177,8 +177,10 @@ static const char *status_name(grpc_status_code code)
 	}
 }
 
-/* The stream's connection and peer name. gRPC names a transport made from
- * an accepted socket "fd:N"; the peer is the name the listener recorded. */
+/* The stream's connection. gRPC names a transport made from an accepted
+ * socket "fd:N"; the peer is then the name the listener recorded, which the
+ * stream reads from its connection rather than keep a copy (10,000 streams:
+ * 1 MB). */
 static void find_conn(struct rpc_server *srv, grpc_call *call, struct stream *s)
 {
 	char *peer = grpc_call_get_peer(call);
@@ -186,9 +188,18 @@ static void find_conn(struct rpc_server *srv, grpc_call *call, struct stream *s)
 
 	if (peer != NULL && sscanf(peer, "fd:%d%n", &fd, &end) == 1 && peer[end] == '\0')
 		s->conn = conn_table_get(srv->conns, fd);
-	snprintf(s->peer, sizeof(s->peer), "%s",
-		 s->conn != NULL ? conn_peer(s->conn) : peer != NULL ? peer : "?");
+	if (s->conn == NULL) {
+		s->peer = peer;
+		return;
+	}
 	gpr_free(peer);
+}
+
+static const char *stream_peer(const struct stream *s)
+{
+	if (s->conn != NULL)
+		return conn_peer(s->conn);
+	return s->peer != NULL ? s->peer : "?";
 }
 
 /* ---- accepting ---- */
@@ -276,7 +287,8 @@ static void stream_destroy(struct stream *s)
 	log_info("stream_close",
 		 "id=%" PRIu64 " peer=%s delivered=%" PRIu64 " last_sequence=%" PRIu64
 		 " reason=%s seconds=%.3f",
-		 s->id, log_quote(s->peer, peer, sizeof(peer)), s->delivered, s->last_delivered,
+		 s->id, log_quote(stream_peer(s), peer, sizeof(peer)), s->delivered,
+		 s->last_delivered,
 		 s->end_reason != NULL ? s->end_reason : (s->cancelled ? "cancelled" : "ended"),
 		 secs);
 	pthread_mutex_lock(&srv->streams_lock);
@@ -303,6 +315,7 @@ static void stream_destroy(struct stream *s)
 		grpc_byte_buffer_destroy(s->send_bb);
 	grpc_call_unref(s->call);
 	conn_unref(s->conn);
+	gpr_free(s->peer);
 	parking_waiter_finish(&s->waiter);
 	filter_finish(&s->filter);
 	pthread_mutex_destroy(&s->lock);
@@ -372,7 +385,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 		snprintf(msg, sizeof(msg), "too many streams: the server's limit is %" PRIu64
 			 " (--max-streams)", srv->cfg.max_streams);
 		log_warn("stream_refused", "peer=%s reason=max_streams limit=%" PRIu64,
-			 log_quote(s->peer, peer, sizeof(peer)), srv->cfg.max_streams);
+			 log_quote(stream_peer(s), peer, sizeof(peer)), srv->cfg.max_streams);
 		goto fail_waiter;
 	}
 	s->id = ++srv->next_id;
@@ -394,7 +407,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 	log_info("stream_open",
 		 "id=%" PRIu64 " peer=%s method=%s symbols=%zu strategies=%zu min_strength=%g"
 		 " from_sequence=%" PRIu64 " heartbeat_ms=%" PRIu32 " linger_us=%" PRId64,
-		 s->id, log_quote(s->peer, peer, sizeof(peer)),
+		 s->id, log_quote(stream_peer(s), peer, sizeof(peer)),
 		 s->batches ? "StreamSignalBatches" : "StreamSignals", req->n_symbols,
 		 req->n_strategies, req->min_strength, req->from_sequence, s->heartbeat_ms,
 		 s->linger_ns / 1000);
@@ -419,6 +432,7 @@ static void start_stream(struct rpc_server *srv, enum method method, grpc_call *
 
 fail_waiter:
 	conn_unref(s->conn);
+	gpr_free(s->peer);
 	parking_waiter_finish(&s->waiter);
 fail_filter:
 	filter_finish(&s->filter);
