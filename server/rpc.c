@@ -281,8 +281,7 @@ static void stream_destroy(struct stream *s)
 	double secs = (double)(timeutil_monotonic_ns() - s->opened_ns) / 1e9;
 
 	/* A close the deadline caused says so, not "cancelled". */
-	if (rpc_deadline_disarm(&s->deadline) &&
-	    (s->end_reason == NULL || strcmp(s->end_reason, "cancelled") == 0))
+	if (rpc_deadline_disarm(&s->deadline) && s->end_reason == NULL)
 		s->end_reason = "deadline_exceeded";
 	log_info("stream_close",
 		 "id=%" PRIu64 " peer=%s delivered=%" PRIu64 " last_sequence=%" PRIu64
@@ -728,8 +727,6 @@ static void on_close(struct stream *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->closed = true;
-	if (s->end_reason == NULL)
-		s->end_reason = s->cancelled ? "cancelled" : "ended";
 	if (parking_unpark(s->srv->cfg.parking, &s->waiter))
 		s->refs--; /* we took the park reference back: nobody will wake it */
 	stream_unref_unlock(s);
