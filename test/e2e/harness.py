@@ -494,6 +494,35 @@ def open_stream(ch, req=None, batches=False, timeout=60.0, **fields):
     return method(req, timeout=timeout)
 
 
+def h2_connect(target):
+    """A bare HTTP/2 client connection (python3-h2), for what gRPC clients
+    will not do: stop reading a stream, or never cancel at a deadline.
+    Returns (socket, H2Connection) with the preface queued, not yet sent."""
+    import socket
+    import h2.config
+    import h2.connection
+    host, port = target.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    return sock, conn
+
+
+def h2_request_headers(target, path, timeout=None):
+    """The HEADERS of a gRPC call to `path`; `timeout` is a grpc-timeout
+    value ("800m"), or None for no deadline."""
+    headers = [(":method", "POST"), (":scheme", "http"), (":authority", target),
+               (":path", path), ("content-type", "application/grpc"), ("te", "trailers")]
+    if timeout is not None:
+        headers.append(("grpc-timeout", timeout))
+    return headers
+
+
+def grpc_frame(body):
+    """One uncompressed gRPC message on the wire: flag, length, bytes."""
+    return b"\0" + len(body).to_bytes(4, "big") + body
+
+
 def _status_of(err):
     code = err.code() if hasattr(err, "code") else None
     details = err.details() if hasattr(err, "details") else str(err)

@@ -1021,27 +1021,19 @@ class SlowConsumerTests(ServerTestCase):
         # bare HTTP/2 client (python3-h2): 1000-byte stream windows, credit
         # returned to one stream only. The stalled stream takes a symbol of
         # 20 (~50 signals/s), so each of its sends starts from a wake: held.
-        import socket
-        import h2.config
-        import h2.connection
         import h2.events
         import h2.settings
         with Server(["--rate", "1000", "--symbols", "20"]) as srv:
-            host, port = srv.target.rsplit(":", 1)
-            sock = socket.create_connection((host, int(port)), timeout=10)
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
+            sock, conn = h.h2_connect(srv.target)
             conn.increment_flow_control_window(1 << 30)  # the connection never limits
             conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
-            headers = [(":method", "POST"), (":scheme", "http"), (":authority", srv.target),
-                       (":path", "/signals.v1.SignalService/StreamSignals"),
-                       ("content-type", "application/grpc"), ("te", "trailers")]
+            headers = h.h2_request_headers(srv.target, "/signals.v1.SignalService/StreamSignals")
             stalled, reader = 1, 3
             req = h.request(symbols=["SYM0001"]).SerializeToString()
             conn.send_headers(stalled, headers)
-            conn.send_data(stalled, b"\0" + len(req).to_bytes(4, "big") + req, end_stream=True)
+            conn.send_data(stalled, h.grpc_frame(req), end_stream=True)
             conn.send_headers(reader, headers)
-            conn.send_data(reader, b"\0\0\0\0\0", end_stream=True)  # empty request
+            conn.send_data(reader, h.grpc_frame(b""), end_stream=True)  # empty request
             sock.sendall(conn.data_to_send())
             buf, lat_ms, stalled_bytes = b"", [], 0
             t0 = time.monotonic()
@@ -1423,38 +1415,23 @@ class DeadlineTests(ServerTestCase):
     WATCH = "/grpc.health.v1.Health/Watch"
     REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 
-    @staticmethod
-    def frame(body):
-        return b"\0" + len(body).to_bytes(4, "big") + body
-
     def test_calls_end_at_their_deadline(self):
-        import socket
-        import h2.config
-        import h2.connection
         import h2.events
-        nope = self.frame(h.request(symbols=["NOPE"]).SerializeToString())
+        nope = h.grpc_frame(h.request(symbols=["NOPE"]).SerializeToString())
         # stream id: (what, path, grpc-timeout, body; None: the request
         # side stays open, as a bidirectional client's does)
         calls = {
             1: ("StreamSignals", self.SIGNALS, "800m", nope),
             3: ("StreamSignalBatches", self.BATCHES, "800m", nope),
-            5: ("health Watch", self.WATCH, "800m", self.frame(b"")),
+            5: ("health Watch", self.WATCH, "800m", h.grpc_frame(b"")),
             7: ("reflection", self.REFLECTION, "800m", None),
             9: ("StreamSignals, deadline already past", self.SIGNALS, "1n", nope),
             11: ("StreamSignals, no deadline", self.SIGNALS, None, nope),
         }
         with Server(["--rate", "1000", "--symbols", "20"]) as srv:
-            host, port = srv.target.rsplit(":", 1)
-            sock = socket.create_connection((host, int(port)), timeout=10)
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
+            sock, conn = h.h2_connect(srv.target)
             for sid, (_, path, timeout, body) in calls.items():
-                headers = [(":method", "POST"), (":scheme", "http"), (":authority", srv.target),
-                           (":path", path), ("content-type", "application/grpc"),
-                           ("te", "trailers")]
-                if timeout is not None:
-                    headers.append(("grpc-timeout", timeout))
-                conn.send_headers(sid, headers)
+                conn.send_headers(sid, h.h2_request_headers(srv.target, path, timeout))
                 if body is not None:
                     conn.send_data(sid, body, end_stream=True)
             t0 = time.monotonic()
