@@ -35,8 +35,8 @@
 #include "server/rpc_reflection.h"
 #include "server/rpc_slices.h"
 
-#define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed */
-#define GENERIC_ACCEPTS 2
+#define ACCEPTS_PER_METHOD 8   /* request_registered_calls kept armed per shard */
+#define GENERIC_ACCEPTS 2      /* per shard */
 #define BATCH_BYTES_MAX 16384  /* a SignalBatch stops growing past this */
 #define HOUSEKEEPING_PERIOD_NS (20 * TIMEUTIL_NS_PER_MS)
 #define SHUTDOWN_GOAWAY_MIN_NS TIMEUTIL_NS_PER_SEC /* rpc_server_shutdown() */
@@ -60,6 +60,7 @@ static const char *const method_paths[METHOD_COUNT] = {
 struct generic_slot {
 	struct rpc_tag tag;
 	struct rpc_server *srv;
+	unsigned shard;
 	grpc_call *call;
 	grpc_call_details details;
 	grpc_metadata_array md;
@@ -104,23 +105,37 @@ struct stream {
 	struct stream *hb_prev, *hb_next; /* srv->heartbeats */
 };
 
+/* One per shard: the tag of its server's shutdown. */
+struct shutdown_tag {
+	struct rpc_tag tag;
+	struct rpc_server *srv;
+};
+
 struct rpc_server {
 	struct rpc_config cfg;
-	grpc_server *server;
 	/*
-	 * One completion queue per poller thread. cqs[0] polls the sockets
-	 * and takes accepts, health and reflection; the others poll nothing
-	 * (GRPC_CQ_NON_POLLING) and only carry the completions of the
-	 * streams bound to them. With every poller on one polling queue, the
-	 * core's epoll engine handed its one polling role from thread to
-	 * thread at nearly every wake-up, a futex wake and a context switch
-	 * each time.
+	 * One completion queue per poller thread. cqs[0] polls the sockets;
+	 * the others poll nothing (GRPC_CQ_NON_POLLING) and only carry
+	 * completions. With every poller on one polling queue, the core's
+	 * epoll engine handed its one polling role from thread to thread at
+	 * nearly every wake-up, a futex wake and a context switch each time.
+	 *
+	 * And one core server per queue (a shard): servers[i] announces and
+	 * binds its calls on cqs[i] only, and each connection is given to one
+	 * server (on_connection). So every call of a connection, and the
+	 * one wake per connection and tick (wake_list), complete on one
+	 * queue: one poller drives the connection's transport, where calls
+	 * spread over all the queues had the pollers contend for it, hand its
+	 * work to the core's executor thread and wake each other.
 	 */
 	grpc_completion_queue **cqs;
-	grpc_completion_queue *cq;       /* cqs[0] */
 	unsigned n_cqs;
+	grpc_server **servers;           /* n_cqs once created */
+	struct shutdown_tag *t_shutdowns; /* per shard */
+	unsigned shutdowns_left;         /* under streams_lock */
+	unsigned next_shard;             /* the next connection's; the listener's */
 	struct rpc_method methods[METHOD_COUNT];
-	struct generic_slot generics[GENERIC_ACCEPTS];
+	struct generic_slot *generics;   /* GENERIC_ACCEPTS per shard */
 	struct rpc_health *health;
 	struct rpc_reflection *reflection;
 	struct rpc_slices *slices;
@@ -129,7 +144,6 @@ struct rpc_server {
 	struct listener *listener;
 	struct conn_table *conns;
 	grpc_server_credentials *creds;
-	struct rpc_tag t_shutdown;
 	pthread_t *pollers;     /* poller i serves cqs[i] */
 	unsigned n_pollers;     /* started */
 	pthread_t housekeeper;
@@ -212,8 +226,8 @@ static void arm_generic(struct generic_slot *g)
 	g->call = NULL;
 	grpc_call_details_init(&g->details);
 	grpc_metadata_array_init(&g->md);
-	err = grpc_server_request_call(srv->server, &g->call, &g->details, &g->md, srv->cq,
-				       srv->cq, &g->tag);
+	err = grpc_server_request_call(srv->servers[g->shard], &g->call, &g->details, &g->md,
+				       srv->cqs[g->shard], srv->cqs[g->shard], &g->tag);
 	if (err != GRPC_CALL_OK)
 		log_error("call_error", "op=request_call code=%d", (int)err);
 }
@@ -889,12 +903,14 @@ static void status_done(struct rpc_tag *tag, bool ok)
 
 static void shutdown_done(struct rpc_tag *tag, bool ok)
 {
-	struct rpc_server *srv = OWNER(tag, struct rpc_server, t_shutdown);
+	struct rpc_server *srv = OWNER(tag, struct shutdown_tag, tag)->srv;
 
 	(void)ok;
 	pthread_mutex_lock(&srv->streams_lock);
-	srv->shutdown_done = true;
-	pthread_cond_broadcast(&srv->streams_cond);
+	if (--srv->shutdowns_left == 0) {
+		srv->shutdown_done = true;
+		pthread_cond_broadcast(&srv->streams_cond);
+	}
 	pthread_mutex_unlock(&srv->streams_lock);
 }
 
@@ -986,7 +1002,6 @@ static int cqs_create(struct rpc_server *srv)
 			return -ENOMEM;
 		srv->cqs[srv->n_cqs] = cq;
 	}
-	srv->cq = srv->cqs[0];
 	return 0;
 }
 
@@ -1010,17 +1025,74 @@ static void cqs_destroy(struct rpc_server *srv)
 	srv->n_cqs = 0;
 }
 
+/* One core server per queue, each taking calls on its queue only: 0 or
+ * -ENOMEM. The generic slots and shutdown tags go with them. */
+static int servers_create(struct rpc_server *srv, const grpc_channel_args *chargs)
+{
+	srv->servers = calloc(srv->n_cqs, sizeof(*srv->servers));
+	srv->t_shutdowns = calloc(srv->n_cqs, sizeof(*srv->t_shutdowns));
+	srv->generics = calloc((size_t)srv->n_cqs * GENERIC_ACCEPTS, sizeof(*srv->generics));
+	if (srv->servers == NULL || srv->t_shutdowns == NULL || srv->generics == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < srv->n_cqs; i++) {
+		srv->servers[i] = grpc_server_create(chargs, NULL);
+		if (srv->servers[i] == NULL)
+			return -ENOMEM;
+		grpc_server_register_completion_queue(srv->servers[i], srv->cqs[i], NULL);
+		srv->t_shutdowns[i] = (struct shutdown_tag){{shutdown_done}, srv};
+	}
+	for (unsigned i = 0; i < srv->n_cqs * GENERIC_ACCEPTS; i++)
+		srv->generics[i] = (struct generic_slot){
+			.tag.done = generic_done, .srv = srv, .shard = i / GENERIC_ACCEPTS};
+	return 0;
+}
+
+/* Starts every server's shutdown: each sends its GOAWAYs, and its tag
+ * completes on its own queue once its connections are gone. Once. */
+static void servers_shutdown(struct rpc_server *srv)
+{
+	pthread_mutex_lock(&srv->streams_lock);
+	srv->shutdowns_left = srv->n_cqs;
+	pthread_mutex_unlock(&srv->streams_lock);
+	for (unsigned i = 0; i < srv->n_cqs; i++)
+		grpc_server_shutdown_and_notify(srv->servers[i], srv->cqs[i],
+						&srv->t_shutdowns[i].tag);
+}
+
+static void servers_cancel_calls(struct rpc_server *srv)
+{
+	for (unsigned i = 0; i < srv->n_cqs; i++)
+		grpc_server_cancel_all_calls(srv->servers[i]);
+}
+
+static void servers_destroy(struct rpc_server *srv)
+{
+	for (unsigned i = 0; srv->servers != NULL && i < srv->n_cqs; i++) {
+		if (srv->servers[i] != NULL)
+			grpc_server_destroy(srv->servers[i]);
+	}
+	free(srv->servers);
+	free(srv->t_shutdowns);
+	free(srv->generics);
+	srv->servers = NULL;
+	srv->t_shutdowns = NULL;
+	srv->generics = NULL;
+}
+
 /* On the listener's thread: a new client connection. */
 static void on_connection(void *ctx, int fd, const char *peer)
 {
 	struct rpc_server *srv = ctx;
+	/* Round robin: connections are long-lived, so each shard's count
+	 * stays within one of the others' as they arrive. */
+	unsigned shard = srv->next_shard++ % srv->n_cqs;
 	char q[128];
 
 	/* Without an entry the connection still works, only never held. */
 	if (conn_table_add(srv->conns, fd, peer) < 0)
 		log_warn("connection_untracked", "peer=%s fd=%d", log_quote(peer, q, sizeof(q)), fd);
-	log_debug("connection_open", "peer=%s", log_quote(peer, q, sizeof(q)));
-	grpc_server_add_channel_from_fd(srv->server, fd, srv->creds);
+	log_debug("connection_open", "peer=%s shard=%u", log_quote(peer, q, sizeof(q)), shard);
+	grpc_server_add_channel_from_fd(srv->servers[shard], fd, srv->creds);
 }
 
 struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, char *err,
@@ -1096,10 +1168,11 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 		snprintf(err, err_cap, "out of memory");
 		goto fail_cqs;
 	}
-	srv->server = grpc_server_create(&chargs, NULL);
-	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
-	/* Streams are spread over every poller's queue. */
-	host = (struct rpc_host){srv->server, srv->cq, srv->cqs, srv->n_cqs, srv->deadlines};
+	if (servers_create(srv, &chargs) < 0) {
+		snprintf(err, err_cap, "out of memory");
+		goto fail;
+	}
+	host = (struct rpc_host){srv->servers, srv->cqs, srv->n_cqs, srv->deadlines};
 	for (int m = 0; m < METHOD_COUNT; m++) {
 		srv->methods[m] = (struct rpc_method){
 			.path = method_paths[m],
@@ -1124,10 +1197,7 @@ struct rpc_server *rpc_server_create(const struct rpc_config *cfg, int *port, ch
 	}
 	if (listener_create(&srv->listener, cfg->listen, on_connection, srv, port, err, err_cap) < 0)
 		goto fail;
-	/* Health and reflection register their methods: before start. Their
-	 * few calls stay on cqs[0]. */
-	host.call_cqs = NULL;
-	host.n_call_cqs = 0;
+	/* Health and reflection register their methods: before start. */
 	srv->health = rpc_health_create(&host);
 	srv->reflection = srv->health != NULL ? rpc_reflection_create(&host) : NULL;
 	if (srv->reflection == NULL) {
@@ -1141,7 +1211,9 @@ fail:
 	/* Never started: destroy directly. */
 	listener_destroy(srv->listener);
 	rpc_health_destroy(srv->health);
-	grpc_server_destroy(srv->server);
+	for (int m = 0; m < METHOD_COUNT; m++)
+		rpc_method_finish(&srv->methods[m]);
+	servers_destroy(srv);
 	if (srv->creds != NULL)
 		grpc_server_credentials_release(srv->creds);
 	conn_table_destroy(srv->conns);
@@ -1171,14 +1243,12 @@ int rpc_server_start(struct rpc_server *srv)
 {
 	int rc;
 
-	grpc_server_start(srv->server);
+	for (unsigned i = 0; i < srv->n_cqs; i++)
+		grpc_server_start(srv->servers[i]);
 	for (int m = 0; m < METHOD_COUNT; m++)
 		rpc_method_start(&srv->methods[m]);
-	for (int i = 0; i < GENERIC_ACCEPTS; i++) {
-		srv->generics[i].tag.done = generic_done;
-		srv->generics[i].srv = srv;
+	for (unsigned i = 0; i < srv->n_cqs * GENERIC_ACCEPTS; i++)
 		arm_generic(&srv->generics[i]);
-	}
 	rpc_health_start(srv->health);
 	rpc_reflection_start(srv->reflection);
 	rc = linger_create(&srv->linger, linger_fired, srv);
@@ -1242,11 +1312,10 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	 * grpc_server_shutdown_and_notify waits out the grace period. */
 	rpc_reflection_shutdown(srv->reflection);
 	listener_stop(srv->listener);
-	srv->t_shutdown.done = shutdown_done;
 	if (srv->n_pollers == 0) {
 		/* Startup failed before the pollers ran: drain here. */
-		grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
-		grpc_server_cancel_all_calls(srv->server);
+		servers_shutdown(srv);
+		servers_cancel_calls(srv);
 		cqs_drain(srv, 0);
 		linger_destroy(srv->linger);
 		srv->linger = NULL;
@@ -1267,11 +1336,11 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 	 * once the client has read every status before it, and the core
 	 * closes after that answer. Calls that arrive meanwhile are refused
 	 * UNAVAILABLE at once. */
-	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
+	servers_shutdown(srv);
 	if (!graceful) {
 		log_warn("shutdown_cancel", "streams=%" PRIu64 " reason=grace_expired",
 			 srv->n_streams);
-		grpc_server_cancel_all_calls(srv->server);
+		servers_cancel_calls(srv);
 	}
 	/* The GOAWAY's ping gets what is left of the grace, and at least
 	 * SHUTDOWN_GOAWAY_MIN_NS even when the streams took all of it: a
@@ -1280,7 +1349,7 @@ void rpc_server_shutdown(struct rpc_server *srv, int64_t grace_ns)
 		deadline = timeutil_monotonic_ns() + SHUTDOWN_GOAWAY_MIN_NS;
 	if (!wait_until(srv, server_shut, deadline)) {
 		log_warn("shutdown_disconnect", "reason=connections_open");
-		grpc_server_cancel_all_calls(srv->server);
+		servers_cancel_calls(srv);
 		wait_until(srv, server_shut, timeutil_monotonic_ns() + 5 * TIMEUTIL_NS_PER_SEC);
 	}
 	pthread_mutex_lock(&srv->streams_lock);
@@ -1312,7 +1381,9 @@ void rpc_server_destroy(struct rpc_server *srv)
 	rpc_reflection_destroy(srv->reflection);
 	rpc_health_destroy(srv->health);
 	listener_destroy(srv->listener);
-	grpc_server_destroy(srv->server);
+	for (int m = 0; m < METHOD_COUNT; m++)
+		rpc_method_finish(&srv->methods[m]);
+	servers_destroy(srv);
 	grpc_server_credentials_release(srv->creds);
 	conn_table_destroy(srv->conns);
 	cqs_destroy(srv);

@@ -452,6 +452,8 @@ struct rpc_health *rpc_health_create(const struct rpc_host *host)
 	return h;
 
 fail_cond:
+	for (int m = 0; m < HEALTH_METHODS; m++)
+		rpc_method_finish(&h->methods[m]);
 	pthread_cond_destroy(&h->cond);
 fail_mutex:
 	pthread_mutex_destroy(&h->lock);
@@ -523,6 +525,8 @@ void rpc_health_destroy(struct rpc_health *h)
 	 * would be a reference-count bug, worth a line in the log. */
 	if (h->watches != NULL)
 		log_error("health_leak", "watches=%u", h->n_watches);
+	for (int m = 0; m < HEALTH_METHODS; m++)
+		rpc_method_finish(&h->methods[m]);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -42,22 +42,16 @@ static void accept_done(struct rpc_tag *tag, bool ok)
 static void arm(struct rpc_accept *a)
 {
 	struct rpc_method *m = a->m;
-	grpc_completion_queue *call_cq = m->cq;
+	grpc_completion_queue *cq = m->host.cqs[a->shard];
 	grpc_call_error err;
 
-	/* Each arm takes the next queue, so streams spread evenly over the
-	 * pollers whichever slots the core happens to match. */
-	if (m->n_call_cqs > 0)
-		call_cq = m->call_cqs[atomic_fetch_add_explicit(&m->next_call_cq, 1,
-								memory_order_relaxed) %
-				      m->n_call_cqs];
 	a->tag.done = accept_done;
 	a->call = NULL;
 	a->first = NULL;
 	grpc_metadata_array_init(&a->md);
-	err = grpc_server_request_registered_call(m->server, m->handle, &a->call, &a->deadline,
-						  &a->md, m->payload ? &a->first : NULL,
-						  call_cq, m->cq, &a->tag);
+	err = grpc_server_request_registered_call(m->host.servers[a->shard], m->handles[a->shard],
+						  &a->call, &a->deadline, &a->md,
+						  m->payload ? &a->first : NULL, cq, cq, &a->tag);
 	if (err != GRPC_CALL_OK)
 		log_error("call_error", "op=request_registered_call method=%s code=%d", m->path,
 			  (int)err);
@@ -65,27 +59,48 @@ static void arm(struct rpc_accept *a)
 
 int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 {
-	if (m->n_slots == 0 || m->n_slots > RPC_METHOD_SLOTS_MAX)
+	int rc = -ENOMEM;
+
+	if (m->n_slots == 0 || m->n_slots > RPC_METHOD_SLOTS_MAX || host->n_shards == 0)
 		return -EINVAL;
-	m->server = host->server;
-	m->cq = host->cq;
-	m->call_cqs = host->call_cqs;
-	m->n_call_cqs = host->n_call_cqs;
+	m->host = *host;
 	m->deadlines = host->deadlines;
-	atomic_init(&m->next_call_cq, 0);
-	m->handle = grpc_server_register_method(m->server, m->path, NULL,
-					       m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
-							  : GRPC_SRM_PAYLOAD_NONE,
-					       0);
-	return m->handle != NULL ? 0 : -EEXIST;
+	m->handles = calloc(host->n_shards, sizeof(*m->handles));
+	m->slots = calloc((size_t)host->n_shards * m->n_slots, sizeof(*m->slots));
+	if (m->handles == NULL || m->slots == NULL)
+		goto fail;
+	for (unsigned i = 0; i < host->n_shards; i++) {
+		m->handles[i] = grpc_server_register_method(
+			host->servers[i], m->path, NULL,
+			m->payload ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE,
+			0);
+		if (m->handles[i] == NULL) {
+			rc = -EEXIST;
+			goto fail;
+		}
+	}
+	return 0;
+
+fail:
+	rpc_method_finish(m);
+	return rc;
 }
 
 void rpc_method_start(struct rpc_method *m)
 {
-	for (unsigned i = 0; i < m->n_slots; i++) {
+	for (unsigned i = 0; i < m->host.n_shards * m->n_slots; i++) {
 		m->slots[i].m = m;
+		m->slots[i].shard = i / m->n_slots;
 		arm(&m->slots[i]);
 	}
+}
+
+void rpc_method_finish(struct rpc_method *m)
+{
+	free(m->slots);
+	free(m->handles);
+	m->slots = NULL;
+	m->handles = NULL;
 }
 
 grpc_call_error rpc_call_open(grpc_call *call, grpc_metadata *md, size_t n_md, int *cancelled,

@@ -8,7 +8,6 @@
 #ifndef SIGSTREAM_RPC_INTERNAL_H
 #define SIGSTREAM_RPC_INTERNAL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,16 +28,19 @@ struct rpc_tag {
 #define RPC_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /*
- * The server a service lives in: methods are registered before start.
- * Accepts are announced on `cq`; the accepted calls are bound to `call_cqs`
- * in turn (their completions go there), or to `cq` when n_call_cqs is 0.
- * `deadlines` ends the calls whose deadline passes (struct rpc_deadline).
+ * Where a service lives: one core server per shard, and the completion
+ * queue of that shard, on which the server announces its calls and to which
+ * it binds them (their completions go there). The server gives each
+ * connection to one shard (rpc.c), so every call of a connection completes
+ * on one queue and is driven by one poller thread. Methods are registered
+ * with every shard before start. The arrays belong to the caller and
+ * outlive the methods. `deadlines` ends the calls whose deadline passes
+ * (struct rpc_deadline).
  */
 struct rpc_host {
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	grpc_completion_queue *const *call_cqs;
-	unsigned n_call_cqs;
+	grpc_server *const *servers;
+	grpc_completion_queue *const *cqs;
+	unsigned n_shards;
 	struct deadline *deadlines;
 };
 
@@ -47,13 +49,15 @@ struct rpc_host {
 struct rpc_method;
 
 /*
- * One grpc_server_request_registered_call kept armed for a method, private
- * to rpc_internal.c: on each accepted call it re-arms first (the next caller
- * is not kept waiting), then hands the call to its method's on_call(). A
- * failed completion means the server is stopping: the slot stays idle.
+ * One grpc_server_request_registered_call kept armed for a method on one
+ * shard, private to rpc_internal.c: on each accepted call it re-arms first
+ * (the next caller is not kept waiting), then hands the call to its
+ * method's on_call(). A failed completion means the server is stopping:
+ * the slot stays idle.
  */
 struct rpc_accept {
 	struct rpc_method *m;
+	unsigned shard;
 	struct rpc_tag tag;
 	grpc_call *call;
 	gpr_timespec deadline;
@@ -73,28 +77,28 @@ struct rpc_accept {
 struct rpc_method {
 	const char *path;
 	bool payload;      /* read the first message at accept */
-	unsigned n_slots;  /* calls kept armed, 1..RPC_METHOD_SLOTS_MAX */
+	unsigned n_slots;  /* calls kept armed per shard, 1..RPC_METHOD_SLOTS_MAX */
 	void (*on_call)(struct rpc_method *m, grpc_call *call, grpc_byte_buffer *payload,
 			gpr_timespec deadline);
 	void *ctx;         /* the owner's */
 	int kind;          /* the owner's: which of its methods this is */
 	/* private to rpc_internal.c, but for rpc_deadline_arm() */
 	struct deadline *deadlines;
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	grpc_completion_queue *const *call_cqs;
-	unsigned n_call_cqs;
-	atomic_uint next_call_cq;
-	void *handle;
-	struct rpc_accept slots[RPC_METHOD_SLOTS_MAX];
+	struct rpc_host host;
+	void **handles;            /* per shard */
+	struct rpc_accept *slots;  /* n_slots per shard */
 };
 
-/* Registers m->path with the host's server: 0, -EINVAL when n_slots is
- * outside 1..RPC_METHOD_SLOTS_MAX, or -EEXIST when the core refuses the path
- * (registered twice). Before grpc_server_start(). */
+/* Registers m->path with every shard's server: 0, -EINVAL when n_slots is
+ * outside 1..RPC_METHOD_SLOTS_MAX, -ENOMEM, or -EEXIST when the core
+ * refuses the path (registered twice). Before grpc_server_start(). On
+ * failure nothing is left to finish. */
 int rpc_method_register(struct rpc_method *m, const struct rpc_host *host);
-/* Arms its n_slots calls. After grpc_server_start(). */
+/* Arms its n_slots calls on every shard. After grpc_server_start(). */
 void rpc_method_start(struct rpc_method *m);
+/* Frees what register took: once the queues are drained (no slot is armed),
+ * or when the server never started. Safe on a zeroed, unregistered method. */
+void rpc_method_finish(struct rpc_method *m);
 
 /*
  * The batches every service starts, one call each: each returns what

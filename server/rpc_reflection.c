@@ -876,6 +876,8 @@ struct rpc_reflection *rpc_reflection_create(const struct rpc_host *host)
 	return r;
 
 fail_mutex:
+	for (int a = 0; a < REFL_APIS; a++)
+		rpc_method_finish(&r->methods[a]);
 	pthread_mutex_destroy(&r->lock);
 fail_index:
 	index_free(&r->index);
@@ -924,6 +926,8 @@ void rpc_reflection_destroy(struct rpc_reflection *r)
 	 * would be a reference-count bug, worth a line in the log. */
 	if (r->streams != NULL)
 		log_error("reflection_leak", "streams=%u", r->n_streams);
+	for (int a = 0; a < REFL_APIS; a++)
+		rpc_method_finish(&r->methods[a]);
 	pthread_mutex_destroy(&r->lock);
 	index_free(&r->index);
 	free(r);

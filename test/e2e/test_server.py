@@ -1529,6 +1529,100 @@ class UnknownMethodTests(ServerTestCase):
 
 
 # ==========================================================================
+# Shards: one core server per poller thread, each connection given to one
+# ==========================================================================
+
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+REFLECTION_INFO = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+HEALTH_SERVING = b"\x08\x01"       # HealthCheckResponse{status: SERVING}
+REFLECTION_LIST = b"\x3a\x00"      # ServerReflectionRequest{list_services: ""}
+SHARD_RE = re.compile(r"event=connection_open .*\bshard=(\d+)")
+
+
+class ShardTests(ServerTestCase):
+    """sigstreamd runs one core server per poller thread (--threads) and
+    gives each new connection to one of them in turn. Every method must be
+    served on every one of them, and a shutdown must end the streams of all
+    of them. Six connections over three shards reach each shard twice,
+    whichever shard the server's readiness check landed on."""
+
+    THREADS = 3
+    CONNS = 6
+    ARGS = ["--rate", "2000", "--symbols", "10", "--grace", "5",
+            "--threads", str(THREADS), "--log-level", "debug"]
+
+    def shards_seen(self, srv):
+        return {int(m) for m in SHARD_RE.findall(srv.log())}
+
+    def check_connection(self, ch):
+        call = open_stream(ch, timeout=30)
+        sigs = take(call, 50, "StreamSignals")
+        call.cancel()
+        self.consecutive(h.sequences(sigs), "StreamSignals")
+        call = open_stream(ch, batches=True, timeout=30)
+        sigs = take_signals(call, 50, batches=True, what="StreamSignalBatches")
+        call.cancel()
+        self.consecutive(h.sequences(sigs), "StreamSignalBatches")
+        check = ch.unary_unary(HEALTH_CHECK, request_serializer=identity,
+                               response_deserializer=identity)
+        self.assertEqual(check(b"", timeout=10), HEALTH_SERVING)
+        info = ch.stream_stream(REFLECTION_INFO, request_serializer=identity,
+                                response_deserializer=identity)
+        answer = next(info(iter([REFLECTION_LIST]), timeout=10))
+        self.assertIn(b"signals.v1.SignalService", answer)
+        nope = ch.unary_unary("/foo.Bar/Baz", request_serializer=identity,
+                              response_deserializer=identity)
+        with self.assertRaises(grpc.RpcError) as cm:
+            nope(b"", timeout=10)
+        self.assertEqual(cm.exception.code(), UNIMPLEMENTED)
+
+    def test_every_method_on_every_shard(self):
+        srv = Server(self.ARGS)
+        with srv:
+            channels = [channel(srv.target) for _ in range(self.CONNS)]
+            try:
+                for i, ch in enumerate(channels):
+                    with self.subTest(connection=i):
+                        self.check_connection(ch)
+            finally:
+                for ch in channels:
+                    ch.close()
+            self.assertEqual(self.shards_seen(srv), set(range(self.THREADS)),
+                             "connections went to shards %s; log tail:\n%s"
+                             % (sorted(self.shards_seen(srv)), srv.log()[-2000:]))
+
+    def test_shutdown_ends_the_streams_of_every_shard(self):
+        srv = Server(self.ARGS)
+        with srv:
+            channels = [channel(srv.target) for _ in range(self.CONNS)]
+            readers = [h.Reader(open_stream(ch, timeout=60)) for ch in channels]
+            try:
+                for i, r in enumerate(readers):
+                    self.assertTrue(r.wait_count(100, 15), "stream %d" % i)
+                self.assertEqual(self.shards_seen(srv), set(range(self.THREADS)))
+                t0 = time.monotonic()
+                code = srv.stop(signal.SIGTERM, timeout=20)
+                elapsed = time.monotonic() - t0
+                for r in readers:
+                    r.wait_done(10)
+            finally:
+                h.stop_readers(readers)
+                for ch in channels:
+                    ch.close()
+        self.assertEqual(code, 0, "exit code; log tail:\n%s" % srv.log()[-2000:])
+        self.assertLess(elapsed, 10, "exit took %.1f s with --grace 5" % elapsed)
+        for i, r in enumerate(readers):
+            self.assertIsNone(r.error, "stream %d" % i)
+            self.assertEqual(r.code, UNAVAILABLE, "stream %d ended %s %r"
+                             % (i, r.code, r.details))
+            m = RESUME_RE.search(r.details)
+            self.assertIsNotNone(m, "stream %d: details %r" % (i, r.details))
+            sigs = r.signals()
+            self.consecutive(h.sequences(sigs), "stream %d" % i)
+            self.assertEqual(int(m.group(1)), sigs[-1].sequence + 1, "stream %d" % i)
+
+
+# ==========================================================================
 # --max-streams
 # ==========================================================================
 
