@@ -754,6 +754,17 @@ def stop_readers(readers):
         r.join()
 
 
+def stop_and_drain(srv, readers, sig=signal.SIGTERM, timeout=15.0):
+    """Stops `srv` with `sig`, then waits (up to 10 s each) for every
+    reader's stream to end. Returns (exit code, seconds the stop took)."""
+    t0 = time.monotonic()
+    code = srv.stop(sig, timeout=timeout)
+    elapsed = time.monotonic() - t0
+    for r in readers:
+        r.wait_done(10)
+    return code, elapsed
+
+
 def newest_sequence(ch, timeout=15.0):
     """The sequence of the next live signal (a fresh unfiltered stream's first
     message): a lower bound of the server's newest published sequence."""

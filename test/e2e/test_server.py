@@ -1600,11 +1600,7 @@ class ShardTests(ServerTestCase):
                 for i, r in enumerate(readers):
                     self.assertTrue(r.wait_count(100, 15), "stream %d" % i)
                 self.assertEqual(self.shards_seen(srv), set(range(self.THREADS)))
-                t0 = time.monotonic()
-                code = srv.stop(signal.SIGTERM, timeout=20)
-                elapsed = time.monotonic() - t0
-                for r in readers:
-                    r.wait_done(10)
+                code, elapsed = h.stop_and_drain(srv, readers, timeout=20)
             finally:
                 h.stop_readers(readers)
                 for ch in channels:
@@ -1705,11 +1701,8 @@ class ShutdownTests(ServerTestCase):
                     self.assertTrue(readers[name].wait_count(300, 15), name)
                 self.assertTrue(readers["filtered"].wait_count(5, 15))
                 time.sleep(0.2)  # the NOPE stream is surely registered
-                t0 = time.monotonic()
-                code = srv.stop(sig, timeout=self.GRACE + 15)
-                elapsed = time.monotonic() - t0
-                for r in readers.values():
-                    r.wait_done(10)
+                code, elapsed = h.stop_and_drain(srv, readers.values(), sig,
+                                                 timeout=self.GRACE + 15)
             finally:
                 h.stop_readers(readers.values())
         self.assertEqual(code, 0, "exit code after signal %d; log tail:\n%s"
@@ -1778,11 +1771,7 @@ class ShutdownTests(ServerTestCase):
                     readers.append(h.Reader(call, batches=batches))
                 for r in readers:
                     self.assertTrue(r.wait_count(1, 20), "a stream got no signal")
-                t0 = time.monotonic()
-                code = srv.stop(signal.SIGTERM, timeout=self.GRACE + 15)
-                elapsed = time.monotonic() - t0
-                for r in readers:
-                    r.wait_done(10)
+                code, elapsed = h.stop_and_drain(srv, readers, timeout=self.GRACE + 15)
             finally:
                 h.stop_readers(readers)
                 for c in channels:
