@@ -2,8 +2,9 @@
  * rpc — everything sigstreamd does with the gRPC C core (the only server
  * file besides its siblings named rpc_* that may call grpc_*): the server
  * and its channel arguments, the connections the listener accepts (handed
- * to the core by descriptor), the poller threads (one completion queue
- * each; only the first polls sockets, the streams are spread over all),
+ * to the core by descriptor, each to one poller's core server), the poller
+ * threads (one completion queue and one core server each; only the first
+ * polls sockets),
  * accepting StreamSignals / StreamSignalBatches calls, answering unknown
  * methods, and each stream's send loop over the shared ring.
  *

@@ -64,7 +64,6 @@ int rpc_method_register(struct rpc_method *m, const struct rpc_host *host)
 	if (m->n_slots == 0 || m->n_slots > RPC_METHOD_SLOTS_MAX || host->n_shards == 0)
 		return -EINVAL;
 	m->host = *host;
-	m->deadlines = host->deadlines;
 	m->handles = calloc(host->n_shards, sizeof(*m->handles));
 	m->slots = calloc((size_t)host->n_shards * m->n_slots, sizeof(*m->slots));
 	if (m->handles == NULL || m->slots == NULL)
@@ -202,7 +201,7 @@ void rpc_deadline_arm(struct rpc_deadline *dl, const struct rpc_method *m, grpc_
 	gpr_timespec left;
 
 	deadline_entry_init(&dl->entry);
-	dl->timer = m->deadlines;
+	dl->timer = m->host.deadlines;
 	dl->call = call;
 	dl->fired = false;
 	if (dl->timer == NULL || gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)

@@ -82,8 +82,7 @@ struct rpc_method {
 			gpr_timespec deadline);
 	void *ctx;         /* the owner's */
 	int kind;          /* the owner's: which of its methods this is */
-	/* private to rpc_internal.c, but for rpc_deadline_arm() */
-	struct deadline *deadlines;
+	/* private to rpc_internal.c */
 	struct rpc_host host;
 	void **handles;            /* per shard */
 	struct rpc_accept *slots;  /* n_slots per shard */
