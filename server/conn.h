@@ -8,12 +8,12 @@
  * (GRPC_WRITE_BUFFER_HINT) but not those of different streams. A tick that
  * wakes 25 streams of one connection therefore cost 25 sendmsg, each a
  * loopback transmit and a wake-up of the client, where grpc-go's writer
- * flushes once. While a connection has woken streams whose sends have not
- * completed yet (conn_hold() for each wake, conn_release() at its send's
- * completion: the core writes asynchronously, after start_batch returns),
- * its socket is corked (TCP_CORK): the core's writes gather in the kernel
- * and leave together at the last release. Corking changes only when data
- * leaves, never what leaves.
+ * flushes once. While a connection has woken streams whose bytes are not
+ * yet on their way (conn_hold() for each wake, conn_release() once the
+ * stream has started its last send of the wake, or has none: the caller
+ * knows when the core writes, see rpc.c), its socket is corked (TCP_CORK):
+ * the core's writes gather in the kernel and leave together at the last
+ * release. Corking changes only when data leaves, never what leaves.
  *
  * A send that cannot complete (the client stopped reading; HTTP/2 flow
  * control holds it) must not hold its neighbours: a hold older than
@@ -50,11 +50,12 @@ struct conn *conn_table_get(struct conn_table *t, int fd);
 
 void conn_unref(struct conn *c);
 const char *conn_peer(const struct conn *c);
-/* One more woken stream whose send has not completed: holds writes.
+/* One more woken stream whose bytes are not on their way yet: holds writes.
  * now_ns: CLOCK_MONOTONIC, to see an overdue hold. `c` may be NULL (a
  * connection the server did not accept itself): nothing to hold. */
 void conn_hold(struct conn *c, int64_t now_ns);
-/* That stream's send completed (or it had none): the last one flushes.
+/* That stream's last send has started (or it had none): the last release
+ * flushes.
  * NULL: nothing. */
 void conn_release(struct conn *c);
 

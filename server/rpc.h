@@ -14,8 +14,9 @@
  * that send's completion, GRPC_WRITE_BUFFER_HINT on every message of a
  * backlog except the last; when caught up it parks in the parking index and
  * is woken by an empty batch (so the send runs on a poller thread, never on
- * a producer); the connection's writes are held from that wake until the
- * send is written, so a tick leaves as one TCP send (conn.h). It ends with
+ * a producer); the connection's writes are held from that wake until each
+ * woken stream has started its last (un-hinted) send, so a tick leaves as
+ * one TCP send (conn.h). It ends with
  * a status: RESOURCE_EXHAUSTED when the ring overtakes it, UNAVAILABLE on
  * shutdown, or the client's cancel.
  */
