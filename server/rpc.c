@@ -81,7 +81,6 @@ struct stream {
 	bool lingering;         /* waits in srv->linger (see stream_pump) */
 	bool backlog;           /* its last message left matching signals behind */
 	bool send_in_flight;
-	bool send_hinted;       /* the send in flight carries GRPC_WRITE_BUFFER_HINT */
 	bool held;              /* owes its connection a conn_release() */
 	bool finishing;         /* status sent */
 	bool closed;            /* RECV_CLOSE_ON_SERVER completed: the call is over */
@@ -536,7 +535,6 @@ static void start_send(struct stream *s, grpc_slice msg, uint32_t flags)
 	grpc_slice_buffer_add(&s->send_bb->data.raw.slice_buffer, msg);
 	s->refs++;
 	s->send_in_flight = true;
-	s->send_hinted = (flags & GRPC_WRITE_BUFFER_HINT) != 0;
 	atomic_store_explicit(&s->last_send_ns, timeutil_monotonic_ns(), memory_order_relaxed);
 	err = rpc_call_send(s->call, s->send_bb, flags, &s->t_send);
 	if (err != GRPC_CALL_OK) {
@@ -717,7 +715,8 @@ static void stream_pump(struct stream *s)
  */
 static void hold_settle(struct stream *s)
 {
-	if (s->held && !(s->send_in_flight && s->send_hinted)) {
+	/* A send carries the hint exactly when it left a backlog (stream_pump). */
+	if (s->held && !(s->send_in_flight && s->backlog)) {
 		s->held = false;
 		conn_release(s->conn);
 	}
