@@ -523,6 +523,17 @@ def grpc_frame(body):
     return b"\0" + len(body).to_bytes(4, "big") + body
 
 
+def grpc_unframe(buf):
+    """The whole gRPC messages at the start of `buf` (bytes off the wire),
+    and what is left of it: (bodies, rest)."""
+    bodies = []
+    while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[1:5], "big"):
+        n = int.from_bytes(buf[1:5], "big")
+        bodies.append(buf[5:5 + n])
+        buf = buf[5 + n:]
+    return bodies, buf
+
+
 def _status_of(err):
     code = err.code() if hasattr(err, "code") else None
     details = err.details() if hasattr(err, "details") else str(err)

@@ -42,6 +42,7 @@ SIDE_UNSPECIFIED = 0
 SIDE_BUY = 1
 SIDE_SELL = 2
 
+STREAM_SIGNALS = "/signals.v1.SignalService/StreamSignals"
 RESUME_RE = re.compile(r"shutting down.*resume from sequence (\d+)", re.I | re.S)
 STREAM_EVENT_RE = r"event=\S*stream\S*"
 
@@ -1027,7 +1028,7 @@ class SlowConsumerTests(ServerTestCase):
             sock, conn = h.h2_connect(srv.target)
             conn.increment_flow_control_window(1 << 30)  # the connection never limits
             conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
-            headers = h.h2_request_headers(srv.target, "/signals.v1.SignalService/StreamSignals")
+            headers = h.h2_request_headers(srv.target, STREAM_SIGNALS)
             stalled, reader = 1, 3
             req = h.request(symbols=["SYM0001"]).SerializeToString()
             conn.send_headers(stalled, headers)
@@ -1048,11 +1049,9 @@ class SlowConsumerTests(ServerTestCase):
                             stalled_bytes += len(ev.data)
                             continue
                         conn.acknowledge_received_data(ev.flow_controlled_length, reader)
-                        buf += ev.data
-                        while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[1:5], "big"):
-                            n = int.from_bytes(buf[1:5], "big")
-                            sig = h.pb2().Signal.FromString(buf[5:5 + n])
-                            buf = buf[5 + n:]
+                        bodies, buf = h.grpc_unframe(buf + ev.data)
+                        for body in bodies:
+                            sig = h.pb2().Signal.FromString(body)
                             # The stalled stream's window is full after
                             # ~0.3 s: measure from 1 s on.
                             if time.monotonic() - t0 > 1.0:
@@ -1357,7 +1356,7 @@ class BadRequestTests(ServerTestCase):
         for compression in (None, grpc.Compression.Gzip):
             with self.subTest(compression=compression), \
                     channel(self.server.target) as ch:
-                rpc = ch.unary_stream("/signals.v1.SignalService/StreamSignals",
+                rpc = ch.unary_stream(STREAM_SIGNALS,
                                       request_serializer=identity,
                                       response_deserializer=identity)
                 msgs, code, details = drain(rpc(raw, timeout=10, compression=compression),
@@ -1370,7 +1369,7 @@ class BadRequestTests(ServerTestCase):
     def test_unknown_fields_are_ignored(self):
         # Field 99 (varint) is not in SignalRequest: proto3 skips it.
         with channel(self.server.target) as ch:
-            rpc = ch.unary_stream("/signals.v1.SignalService/StreamSignals",
+            rpc = ch.unary_stream(STREAM_SIGNALS,
                                   request_serializer=identity,
                                   response_deserializer=h.pb2().Signal.FromString)
             msgs, code, details = drain(rpc(b"\x98\x06\x01", timeout=15), limit=20)
@@ -1410,7 +1409,7 @@ class DeadlineTests(ServerTestCase):
     client cancels at its own deadline, which would hide a server that does
     not, so this client is a bare HTTP/2 one (python3-h2) that never does."""
 
-    SIGNALS = "/signals.v1.SignalService/StreamSignals"
+    SIGNALS = STREAM_SIGNALS
     BATCHES = "/signals.v1.SignalService/StreamSignalBatches"
     WATCH = "/grpc.health.v1.Health/Watch"
     REFLECTION = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
@@ -1631,7 +1630,6 @@ class WriteGatherTests(ServerTestCase):
     PER_TICK = 10
     ARGS = ["--rate", "1000", "--tick-us", "10000", "--producers", "1",
             "--symbols", "10"]
-    PATH = "/signals.v1.SignalService/StreamSignals"
 
     @staticmethod
     def data_segments_in(sock):
@@ -1653,7 +1651,7 @@ class WriteGatherTests(ServerTestCase):
             body = h.grpc_frame(h.request().SerializeToString())
             sids = [1 + 2 * i for i in range(self.STREAMS)]
             for sid in sids:
-                conn.send_headers(sid, h.h2_request_headers(srv.target, self.PATH))
+                conn.send_headers(sid, h.h2_request_headers(srv.target, STREAM_SIGNALS))
                 conn.send_data(sid, body, end_stream=True)
             sock.sendall(conn.data_to_send())
             sock.settimeout(0.2)
@@ -1674,12 +1672,10 @@ class WriteGatherTests(ServerTestCase):
                         if isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
                             ended.append(ev)
                         if isinstance(ev, h2.events.DataReceived):
-                            buf = pending[ev.stream_id] + ev.data
-                            while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[1:5], "big"):
-                                n = int.from_bytes(buf[1:5], "big")
-                                last[ev.stream_id] = Signal.FromString(buf[5:5 + n]).sequence
-                                buf = buf[5 + n:]
-                            pending[ev.stream_id] = buf
+                            bodies, pending[ev.stream_id] = h.grpc_unframe(
+                                pending[ev.stream_id] + ev.data)
+                            for body in bodies:
+                                last[ev.stream_id] = Signal.FromString(body).sequence
                     out = conn.data_to_send()
                     if out:
                         sock.sendall(out)
